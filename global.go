@@ -1,0 +1,55 @@
+package smol
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+)
+
+var global struct {
+	mu      sync.Mutex
+	workers int // 0: decided at start
+	ex      *Executor
+}
+
+// SetGlobalWorkers sets how many goroutines run the global executor. It
+// must be called before the first [Spawn] or [GlobalExecutor]; it returns an
+// error if n < 1 or the global executor has already started. Without it the
+// count is the environment variable SMOL_THREADS if that holds a positive
+// integer, else GOMAXPROCS.
+func SetGlobalWorkers(n int) error {
+	if n < 1 {
+		return errors.New("smol: SetGlobalWorkers: want n >= 1")
+	}
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if global.ex != nil {
+		return errors.New("smol: SetGlobalWorkers: the global executor has already started")
+	}
+	global.workers = n
+	return nil
+}
+
+// GlobalExecutor returns the executor behind [Spawn], starting its workers
+// on first use. It is never closed; detached tasks that panic crash the
+// program.
+func GlobalExecutor() *Executor {
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if global.ex == nil {
+		n := global.workers
+		if n == 0 {
+			n = envInt("SMOL_THREADS", runtime.GOMAXPROCS(0), 1<<16)
+		}
+		global.ex = NewExecutor()
+		for range n {
+			go Run(global.ex, Never[struct{}]())
+		}
+	}
+	return global.ex
+}
+
+// Spawn starts f as a task on the global executor; see [SpawnOn]. The global
+// executor suits programs and tests that need no control over where tasks
+// run; code that wants to close or drive its executor creates its own.
+func Spawn[T any, F Future[T]](f F) *Task[T] { return SpawnOn[T](GlobalExecutor(), f) }

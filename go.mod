@@ -1,0 +1,3 @@
+module github.com/smolgo/smol
+
+go 1.24

@@ -1,0 +1,124 @@
+package smol
+
+import "sync/atomic"
+
+// LocalExecutor runs tasks on the one goroutine that drives it, by [Run],
+// [LocalExecutor.Tick] or [LocalExecutor.TryTick]. Tasks run in the order
+// they were woken (first woken, first run), so a program whose wakes all
+// come from its own tasks runs in the same order every time.
+//
+// Tasks may be spawned, and wakes may come, from any goroutine. Driving the
+// executor from two goroutines at once is a bug; it is detected and panics.
+type LocalExecutor struct {
+	core
+	driving atomic.Bool // set while a goroutine drives the executor
+	p       parker
+	cx      Context
+}
+
+// NewLocalExecutor returns an empty single-threaded executor.
+func NewLocalExecutor(opts ...Option) *LocalExecutor {
+	ex := &LocalExecutor{p: newParker()}
+	ex.init(ex.p.unpark, opts)
+	return ex
+}
+
+func (ex *LocalExecutor) enter() {
+	if !ex.driving.CompareAndSwap(false, true) {
+		panic("smol: LocalExecutor driven by two goroutines at once")
+	}
+}
+
+func (ex *LocalExecutor) exit() { ex.driving.Store(false) }
+
+// runOne polls the first queued task, if any.
+func (ex *LocalExecutor) runOne() bool {
+	h := ex.pop()
+	if h == nil {
+		return false
+	}
+	if h.self.run(&ex.cx) {
+		// Woken during its own poll (it yielded): to the back of the queue.
+		ex.schedule(h)
+	}
+	return true
+}
+
+// TryTick runs one queued task, if there is one, and reports whether it did.
+func (ex *LocalExecutor) TryTick() bool {
+	ex.enter()
+	defer ex.exit()
+	return ex.runOne()
+}
+
+// Tick runs one task, parking the goroutine until one is queued. It returns
+// [ErrClosed] without running anything if the executor is closed.
+func (ex *LocalExecutor) Tick() error {
+	ex.enter()
+	defer ex.exit()
+	for !ex.closed.Load() {
+		if ex.runOne() {
+			return nil
+		}
+		ex.p.park()
+	}
+	return ErrClosed
+}
+
+// Len reports how many tasks are queued to run.
+func (ex *LocalExecutor) Len() int {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.queued
+}
+
+// Close cancels every task on the executor, queued or waiting, and makes
+// later spawns return finished tasks whose Err is [ErrClosed]. A goroutine
+// in [Run] or Tick returns ErrClosed. Closing twice is harmless. Close may
+// be called from any goroutine, including from a task of the executor.
+func (ex *LocalExecutor) Close() {
+	if ex.close() {
+		ex.p.unpark()
+	}
+}
+
+func (ex *LocalExecutor) runMain(main func(*Context) bool) error {
+	ex.enter()
+	defer ex.exit()
+	mw := &mainWaker{p: &ex.p}
+	mw.woken.Store(true)
+	mcx := &Context{waker: mw}
+	for !ex.closed.Load() {
+		// The main future first whenever it was woken, then one task; park
+		// only when neither has anything to do.
+		if mw.woken.Swap(false) && main(mcx) {
+			return nil
+		}
+		if !ex.runOne() && !mw.woken.Load() {
+			ex.p.park()
+		}
+	}
+	return ErrClosed
+}
+
+// Runner is an executor that goroutines can drive with [Run].
+type Runner interface {
+	Spawner
+	runMain(main func(*Context) bool) error
+}
+
+// Run drives ex on the calling goroutine until f is ready, and returns f's
+// value. f itself is polled on the calling goroutine, not as a task. On a
+// [*LocalExecutor] Run is the one goroutine that runs tasks; on an
+// [*Executor] any number of goroutines may call Run at once, each becoming a
+// worker until its own f is ready. If ex is closed before f is ready, Run
+// returns [ErrClosed].
+func Run[T any](ex Runner, f Future[T]) (T, error) {
+	var out T
+	err := ex.runMain(func(cx *Context) bool {
+		v, ok := f.Poll(cx)
+		out = v
+		return ok
+	})
+	return out, err
+}
