@@ -11,7 +11,7 @@ type core struct {
 	mu         sync.Mutex
 	head, tail *header // run queue, linked through header.next
 	queued     int
-	tasks      *header // registry, linked through rprev and rnext
+	tasks      *header     // registry, linked through rprev and rnext
 	closed     atomic.Bool // set under mu; read without it on hot paths
 	// wakeup gets a runner going after a push: the local executor unparks its
 	// goroutine, the multi-threaded one wakes a sleeping worker.
