@@ -173,8 +173,9 @@ func (w *worker) push(h *header) {
 func (w *worker) find() *header {
 	ex := w.ex
 	w.ticks++
-	// Fairness: now and then the global queue goes first.
+	// Fairness: now and then I/O and the global queue go first.
 	if w.ticks%61 == 0 {
+		pollReactor()
 		if h := w.takeGlobal(); h != nil {
 			return h
 		}

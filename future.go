@@ -15,21 +15,23 @@ type Future[T any] interface {
 
 // Waker wakes the task that waits on a future. Wake must be cheap, safe to
 // call from any goroutine and any number of times, and must not run the
-// task inline.
+// task inline. Wakers must be comparable, as pointers are: the runtime
+// compares them with == to tell a new waiter from one already registered.
 type Waker interface {
 	Wake()
 }
 
-// WakerFunc adapts a function to the Waker interface. The function must
-// keep the Waker contract: cheap, idempotent, safe from any goroutine.
-type WakerFunc func()
+type funcWaker struct{ f func() }
 
-// Wake calls f.
-func (f WakerFunc) Wake() { f() }
+func (w *funcWaker) Wake() { w.f() }
+
+// WakerFunc returns a Waker that calls f. f must keep the Waker contract:
+// cheap, idempotent, safe from any goroutine.
+func WakerFunc(f func()) Waker { return &funcWaker{f} }
 
 // NoopWaker is a Waker that does nothing, for polling a future by hand when
 // no wake is needed (tests, try-once checks).
-var NoopWaker Waker = WakerFunc(func() {})
+var NoopWaker = WakerFunc(func() {})
 
 // Context is what a future is polled with: for now, the waker of the task
 // being polled. It is valid only during the Poll call that received it.

@@ -14,6 +14,7 @@ type LocalExecutor struct {
 	driving atomic.Bool // set while a goroutine drives the executor
 	p       parker
 	cx      Context
+	ticks   uint32
 }
 
 // NewLocalExecutor returns an empty single-threaded executor.
@@ -33,6 +34,9 @@ func (ex *LocalExecutor) exit() { ex.driving.Store(false) }
 
 // runOne polls the first queued task, if any.
 func (ex *LocalExecutor) runOne() bool {
+	if ex.ticks++; ex.ticks%61 == 0 {
+		pollReactor()
+	}
 	h := ex.pop()
 	if h == nil {
 		return false

@@ -1,0 +1,285 @@
+package smol
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/smolgo/smol/internal/poller"
+	"golang.org/x/sys/unix"
+)
+
+// FD is a non-blocking file descriptor registered with the reactor: its
+// readiness becomes futures and poll-style reads and writes that retry on
+// EAGAIN. Any fd that epoll or kqueue accepts works: sockets, pipes, ttys,
+// eventfds, signalfds.
+//
+// Each direction (read, write) has one waiter slot: a task whose read is
+// pending is woken when the fd becomes readable. A second task waiting in
+// the same direction displaces the first, which is woken to try again, so
+// two tasks reading one FD at once take turns rather than hang. Reads and
+// writes may proceed in two tasks at once.
+//
+// Readiness is counted per direction. An operation notes the count before
+// its syscall and, on EAGAIN, waits only for a count beyond it: readiness
+// seen by an earlier attempt, or by another task, never satisfies a waiter
+// that registered after it, and an edge that arrives between the syscall
+// and the registration is never lost.
+type FD struct {
+	fd    int
+	key   uint64
+	r     *reactor
+	refs  atomic.Uint64 // fdClosed bit plus operations in flight
+	freed atomic.Bool   // the descriptor has been deregistered and closed
+	mu    sync.Mutex    // guards waker
+	seq   [2]atomic.Uint64
+	waker [2]Waker
+}
+
+const (
+	dirRead  = 0
+	dirWrite = 1
+	fdClosed = uint64(1) << 63
+)
+
+// NewFD puts fd in non-blocking mode and registers it with the reactor. The
+// FD owns fd from then on: Close closes it. On error the caller still owns fd.
+func NewFD(fd int) (*FD, error) {
+	r, err := getReactor()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, os.NewSyscallError("setnonblock", err)
+	}
+	f := &FD{fd: fd, r: r}
+	if err := r.register(f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Fd returns the descriptor, for syscalls the FD does not wrap. Do not close
+// it; use Close.
+func (f *FD) Fd() int { return f.fd }
+
+// register gives f a slot and adds its fd to the poller, edge-triggered
+// for both directions, once for its lifetime.
+func (r *reactor) register(f *FD) error {
+	r.smu.Lock()
+	var i uint32
+	if n := len(r.free); n > 0 {
+		i, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		i = uint32(len(r.sources))
+		r.sources, r.gens = append(r.sources, nil), append(r.gens, 0)
+	}
+	r.sources[i] = f
+	f.key = uint64(r.gens[i])<<32 | uint64(i)
+	r.smu.Unlock()
+	if err := r.p.Add(f.fd, f.key); err != nil {
+		r.release(f)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// release frees f's slot; its generation changes, so events still carrying
+// f's key are ignored.
+func (r *reactor) release(f *FD) {
+	i := uint32(f.key)
+	r.smu.Lock()
+	r.sources[i] = nil
+	r.gens[i]++
+	r.free = append(r.free, i)
+	r.smu.Unlock()
+}
+
+// ready records readiness and collects the waiters it satisfies.
+func (f *FD) ready(ev poller.Event, ws []Waker) []Waker {
+	f.mu.Lock()
+	for d, on := range [2]bool{ev.Readable, ev.Writable} {
+		if on {
+			f.seq[d].Add(1)
+			if w := f.waker[d]; w != nil {
+				ws = append(ws, w)
+				f.waker[d] = nil
+			}
+		}
+	}
+	f.mu.Unlock()
+	return ws
+}
+
+// wait registers cx's waker for direction d unless readiness arrived after
+// seq; it reports whether the caller should retry instead.
+func (f *FD) wait(cx *Context, d int, seq uint64) (retry bool) {
+	w := cx.Waker()
+	f.mu.Lock()
+	// ready counts under mu, so either it ran before this check (and the
+	// count moved) or it runs after and finds the waker.
+	if f.seq[d].Load() != seq {
+		f.mu.Unlock()
+		return true
+	}
+	old := f.waker[d]
+	f.waker[d] = w
+	f.mu.Unlock()
+	if old != nil && old != w {
+		old.Wake()
+	}
+	return false
+}
+
+func (f *FD) incref() error {
+	if f.refs.Add(1)&fdClosed != 0 {
+		f.decref()
+		return os.ErrClosed
+	}
+	return nil
+}
+
+func (f *FD) decref() {
+	if f.refs.Add(^uint64(0)) == fdClosed {
+		f.destroy()
+	}
+}
+
+// destroy deregisters and closes the descriptor, once, after Close and the
+// last operation in flight: the fd number is never reused while a syscall
+// of this FD may still use it.
+func (f *FD) destroy() error {
+	if !f.freed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := f.r.p.Delete(f.fd)
+	f.r.release(f)
+	if cerr := unix.Close(f.fd); cerr != nil {
+		return os.NewSyscallError("close", cerr)
+	}
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Close wakes the FD's waiters, whose next operation fails with
+// os.ErrClosed, and closes the descriptor once no operation is in flight. It
+// returns os.ErrClosed if the FD was already closed.
+func (f *FD) Close() error {
+	old := f.refs.Or(fdClosed)
+	if old&fdClosed != 0 {
+		return os.ErrClosed
+	}
+	f.mu.Lock()
+	ws := f.waker
+	f.waker = [2]Waker{}
+	f.mu.Unlock()
+	for _, w := range ws {
+		if w != nil {
+			w.Wake()
+		}
+	}
+	if old == 0 {
+		return f.destroy()
+	}
+	return nil
+}
+
+// pollIO runs op on the descriptor in direction d (0 read, 1 write) until it
+// returns something other than EAGAIN or EINTR; on EAGAIN it arranges a wake
+// for the next readiness and reports pending.
+func (f *FD) pollIO(cx *Context, d int, op func(fd int) (int, error)) (int, bool, error) {
+	if err := f.incref(); err != nil {
+		return 0, true, err
+	}
+	defer f.decref()
+	for {
+		seq := f.seq[d].Load()
+		n, err := op(f.fd)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if f.wait(cx, d, seq) {
+				continue
+			}
+			return 0, false, nil
+		}
+		return n, true, err
+	}
+}
+
+// PollRead reads into p. It is ready with the bytes read, or with an error
+// (a syscall error from read(2), or os.ErrClosed); (0, true, nil) with a
+// non-empty p is end of file.
+func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
+	n, ok, err = f.pollIO(cx, dirRead, func(fd int) (int, error) { return unix.Read(fd, p) })
+	return max(n, 0), ok, err
+}
+
+// PollWrite writes from p, as much as the kernel takes at once. It is
+// pending while the kernel buffer is full, which is how a slow reader pushes
+// back on its writer.
+func (f *FD) PollWrite(cx *Context, p []byte) (n int, ok bool, err error) {
+	n, ok, err = f.pollIO(cx, dirWrite, func(fd int) (int, error) { return unix.Write(fd, p) })
+	return max(n, 0), ok, err
+}
+
+// PollReadWith calls op with the descriptor until op returns an error other
+// than EAGAIN (unix.EAGAIN) or EINTR, and arranges a wake for readability
+// when it returns EAGAIN: use it for recvfrom, accept and the like.
+func (f *FD) PollReadWith(cx *Context, op func(fd int) (int, error)) (int, bool, error) {
+	return f.pollIO(cx, dirRead, op)
+}
+
+// PollWriteWith is PollReadWith for writability: sendto, connect and the like.
+func (f *FD) PollWriteWith(cx *Context, op func(fd int) (int, error)) (int, bool, error) {
+	return f.pollIO(cx, dirWrite, op)
+}
+
+// PollReadable is ready when the descriptor is readable (or at end of file
+// or in error), as poll(2) reports it.
+func (f *FD) PollReadable(cx *Context) (ok bool, err error) {
+	return f.pollReady(cx, dirRead, unix.POLLIN)
+}
+
+// PollWritable is ready when the descriptor is writable (or in error).
+func (f *FD) PollWritable(cx *Context) (ok bool, err error) {
+	return f.pollReady(cx, dirWrite, unix.POLLOUT)
+}
+
+func (f *FD) pollReady(cx *Context, d int, ev int16) (bool, error) {
+	_, ok, err := f.pollIO(cx, d, func(fd int) (int, error) {
+		// The poller reports edges, not levels: ask the kernel for the level.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: ev}}
+		if n, err := unix.Poll(pfd, 0); err != nil || n > 0 {
+			return 0, err
+		}
+		return 0, unix.EAGAIN
+	})
+	return ok, err
+}
+
+type fdReady struct {
+	f *FD
+	d int
+}
+
+func (r fdReady) Poll(cx *Context) (error, bool) {
+	var ok bool
+	var err error
+	if r.d == dirRead {
+		ok, err = r.f.PollReadable(cx)
+	} else {
+		ok, err = r.f.PollWritable(cx)
+	}
+	return err, ok
+}
+
+// Readable returns a future that is ready, with nil or the error of the
+// check, once the descriptor is readable.
+func (f *FD) Readable() Future[error] { return fdReady{f, dirRead} }
+
+// Writable returns a future that is ready once the descriptor is writable.
+func (f *FD) Writable() Future[error] { return fdReady{f, dirWrite} }

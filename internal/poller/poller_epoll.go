@@ -1,0 +1,288 @@
+//go:build linux
+
+// The epoll backend.
+//
+// # Edge-triggered, registered once: the measured reason
+//
+// MEASUREMENT-PLACEHOLDER
+//
+// # Layout
+//
+// One epoll fd. Each caller fd is added once with
+// EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and its 64-bit key in epoll_event's
+// data union, which the kernel hands back untouched; the key is split over
+// the union's two 32-bit halves (x/sys calls them Fd and Pad), so it
+// round-trips whole on every architecture and endianness. The wake-up fd is
+// an eventfd (EFD_NONBLOCK|EFD_CLOEXEC), or a non-blocking pipe where
+// eventfd fails (some sandboxes), registered level-triggered for EPOLLIN
+// with the data ReservedKey: level-triggered so that a wake-up that was
+// somehow not drained is reported again rather than lost.
+//
+// Wait calls epoll_pwait with a NULL signal mask (which is epoll_wait, and
+// exists on every architecture, unlike epoll_wait itself) through
+// unix.Syscall6, which tells the Go scheduler the thread is blocked so it
+// hands the P to another thread. Timed waits use epoll_pwait2 and a
+// timespec when the kernel has it (5.11+), detected on first use;
+// otherwise the timeout is rounded up to whole milliseconds.
+
+package poller
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// backend is the epoll state of a Poller.
+type backend struct {
+	epfd  int
+	wakeR int // eventfd, or the read end of the pipe
+	wakeW int // the same eventfd, or the write end of the pipe
+
+	// raw is the kernel event buffer; Wait owns it (under Poller.waitMu).
+	raw []unix.EpollEvent
+	// pwait2 records whether epoll_pwait2 works: 0 not yet known, 1 yes,
+	// 2 no. Only Wait reads and writes it (under Poller.waitMu).
+	pwait2 int8
+	// forcePipe makes init skip eventfd; tests set it to cover the
+	// fallback.
+	forcePipe bool
+}
+
+// eventfdOne is the 8-byte native-endian 1 that a write to an eventfd adds
+// to its counter.
+var eventfdOne = func() (b [8]byte) {
+	binary.NativeEndian.PutUint64(b[:], 1)
+	return b
+}()
+
+// init creates the epoll fd and the wake-up fd and registers the latter.
+func (b *backend) init() error {
+	b.epfd, b.wakeR, b.wakeW = -1, -1, -1
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	b.epfd = epfd
+
+	// Prefer an eventfd: one fd, and a wake-up is one 8-byte write.
+	if !b.forcePipe {
+		if fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err == nil {
+			b.wakeR, b.wakeW = fd, fd
+		}
+	}
+	// Fall back to a non-blocking pipe.
+	if b.wakeR < 0 {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+			b.close()
+			return os.NewSyscallError("pipe2", err)
+		}
+		b.wakeR, b.wakeW = p[0], p[1]
+	}
+
+	// Register the wake-up fd under the reserved key.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, ReservedKey)
+	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_ADD, b.wakeR, &ev); err != nil {
+		b.close()
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// setKey stores key in the epoll_event data union: low half in Fd, high
+// half in Pad. getKey undoes it. The kernel copies the union verbatim, so
+// the split needs no knowledge of the union's byte order.
+func setKey(ev *unix.EpollEvent, key uint64) {
+	ev.Fd = int32(uint32(key))
+	ev.Pad = int32(uint32(key >> 32))
+}
+
+func getKey(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+// add registers fd with EPOLL_CTL_ADD.
+func (b *backend) add(fd int, key uint64, m mode, read, write bool) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+	if m == modeOneShot {
+		ev.Events = oneShotEvents(read, write)
+	}
+	setKey(&ev, key)
+	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// oneShotEvents is the level-triggered one-shot interest for the given
+// directions.
+func oneShotEvents(read, write bool) uint32 {
+	e := uint32(unix.EPOLLONESHOT)
+	if read {
+		e |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if write {
+		e |= unix.EPOLLOUT
+	}
+	return e
+}
+
+// modify re-arms fd with EPOLL_CTL_MOD.
+func (b *backend) modify(fd int, key uint64, read, write bool) error {
+	ev := unix.EpollEvent{Events: oneShotEvents(read, write)}
+	setKey(&ev, key)
+	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// del deregisters fd with EPOLL_CTL_DEL. (Kernels before 2.6.9 wanted a
+// non-NULL event pointer; one is passed.)
+func (b *backend) del(fd int) error {
+	var ev unix.EpollEvent
+	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_DEL, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// wait runs one epoll_pwait or epoll_pwait2 and converts the result.
+func (b *backend) wait(events []Event, timeout time.Duration) (n int, woke bool, err error) {
+	// Size the kernel buffer like the caller's slice. It only grows, so a
+	// caller that always passes the same slice allocates once.
+	if len(b.raw) < len(events) {
+		b.raw = make([]unix.EpollEvent, len(events))
+	}
+	raw := b.raw[:len(events)]
+
+	// Wait in the kernel.
+	var r int
+	var errno unix.Errno
+	switch {
+	case timeout < 0:
+		r, errno = epollPwait(b.epfd, raw, -1)
+	case timeout == 0:
+		r, errno = epollPwait(b.epfd, raw, 0)
+	default:
+		r, errno = b.timedWait(raw, timeout)
+	}
+	if errno == unix.EINTR {
+		return 0, false, nil
+	}
+	if errno != 0 {
+		return 0, false, os.NewSyscallError("epoll_pwait", errno)
+	}
+
+	// Convert, consuming the wake-up fd's event if it is there.
+	for i := range raw[:r] {
+		ev := &raw[i]
+		key := getKey(ev)
+		if key == ReservedKey {
+			b.drainWake()
+			woke = true
+			continue
+		}
+		e := ev.Events
+		events[n] = Event{
+			Key:      key,
+			Readable: e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0,
+			Writable: e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0,
+			Hangup:   e&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0,
+			Err:      e&unix.EPOLLERR != 0,
+		}
+		n++
+	}
+	return n, woke, nil
+}
+
+// timedWait waits at most timeout (> 0), never less.
+func (b *backend) timedWait(raw []unix.EpollEvent, timeout time.Duration) (int, unix.Errno) {
+	// Nanosecond precision through epoll_pwait2, unless it is known to be
+	// missing. ENOSYS means an old kernel; EPERM is what seccomp filters
+	// that predate the call (older container runtimes) return instead.
+	if b.pwait2 != 2 {
+		ts := unix.NsecToTimespec(int64(timeout))
+		r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(b.epfd),
+			uintptr(unsafe.Pointer(&raw[0])), uintptr(len(raw)),
+			uintptr(unsafe.Pointer(&ts)), 0, 0)
+		if e != unix.ENOSYS && e != unix.EPERM {
+			b.pwait2 = 1
+			return int(r), e
+		}
+		b.pwait2 = 2
+	}
+	// Milliseconds, rounded up so that the wait is never shorter than
+	// asked, and clamped to what an int32 holds (about 24.8 days).
+	ms := (timeout + time.Millisecond - 1) / time.Millisecond
+	if ms > math.MaxInt32 {
+		ms = math.MaxInt32
+	}
+	return epollPwait(b.epfd, raw, int(ms))
+}
+
+// epollPwait is epoll_pwait with a NULL signal mask, that is epoll_wait,
+// through the scheduler-aware Syscall6.
+func epollPwait(epfd int, raw []unix.EpollEvent, msec int) (int, unix.Errno) {
+	r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(&raw[0])), uintptr(len(raw)), uintptr(msec), 0, 0)
+	return int(r), e
+}
+
+// drainWake empties the wake-up fd: one read resets an eventfd's counter;
+// a pipe is read until it is empty.
+func (b *backend) drainWake() {
+	var buf [64]byte
+	if b.wakeR == b.wakeW {
+		_, _ = unix.Read(b.wakeR, buf[:8])
+		return
+	}
+	for {
+		n, err := unix.Read(b.wakeR, buf[:])
+		if err != nil || n < len(buf) {
+			return
+		}
+	}
+}
+
+// wake makes the wake-up fd readable. A full pipe (or a saturated eventfd
+// counter) is already readable, so EAGAIN counts as success.
+func (b *backend) wake() error {
+	var err error
+	if b.wakeR == b.wakeW {
+		_, err = unix.Write(b.wakeW, eventfdOne[:])
+	} else {
+		_, err = unix.Write(b.wakeW, eventfdOne[:1])
+	}
+	if err != nil && err != unix.EAGAIN {
+		return os.NewSyscallError("write", err)
+	}
+	return nil
+}
+
+// close closes the wake-up fd(s) and the epoll fd, returning the first
+// error.
+func (b *backend) close() error {
+	var first error
+	closeFd := func(fd *int) {
+		if *fd >= 0 {
+			if err := unix.Close(*fd); err != nil && first == nil {
+				first = os.NewSyscallError("close", err)
+			}
+			*fd = -1
+		}
+	}
+	if b.wakeW != b.wakeR {
+		closeFd(&b.wakeW)
+	}
+	b.wakeW = -1
+	closeFd(&b.wakeR)
+	closeFd(&b.epfd)
+	return first
+}
