@@ -3,8 +3,8 @@ package smol
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 )
 
@@ -59,6 +59,7 @@ const (
 	stDetached                      // no handle: the output is dropped, a panic goes to the handler
 	stAwaited                       // a handle has stored an awaiter waker
 	stExecClosed                    // with stClosed: canceled by the executor's Close
+	stLocked                        // a spin lock guarding awaiter
 )
 
 // runnable is the part of a task that depends on its future's type.
@@ -75,8 +76,7 @@ type runnable interface {
 // the executor's registry.
 type header struct {
 	state        atomic.Uint32
-	mu           sync.Mutex // guards awaiter
-	awaiter      Waker
+	awaiter      Waker // guarded by the stLocked bit
 	ex           *core
 	next         *header // run-queue link
 	rprev, rnext *header // registry links, guarded by ex.mu
@@ -120,14 +120,28 @@ func (h *header) close(bits uint32) bool {
 	}
 }
 
+// lock takes the spin lock that guards awaiter. It is held for a few
+// instructions, and only by an awaiter registering and a finishing task.
+func (h *header) lock() {
+	for {
+		s := h.state.Load()
+		if s&stLocked == 0 && h.state.CompareAndSwap(s, s|stLocked) {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+func (h *header) unlock() { h.state.And(^stLocked) }
+
 func (h *header) wakeAwaiter() {
 	if h.state.Load()&stAwaited == 0 {
 		return
 	}
-	h.mu.Lock()
+	h.lock()
 	w := h.awaiter
 	h.awaiter = nil
-	h.mu.Unlock()
+	h.unlock()
 	if w != nil {
 		w.Wake()
 	}
@@ -143,15 +157,15 @@ func (h *header) wakeAwaiter() {
 // the task was canceled, the handle is ready with the zero value and
 // [Task.Err] tells why.
 type Task[T any] struct {
+	out T // first: a zero-size last field would be padded
 	header
-	out T
 }
 
 // task is a Task together with its future, stored inline so that spawning
 // costs one allocation.
 type task[T any, F Future[T]] struct {
-	Task[T]
 	fut F
+	Task[T]
 }
 
 // Poll awaits the task's output. See [Task] for panics and cancellation.
@@ -162,9 +176,9 @@ func (t *Task[T]) Poll(cx *Context) (T, bool) {
 	// Store the waker, then announce it; the completing side sets its state
 	// bit before it looks for stAwaited, so either it sees our waker or we
 	// see its result below.
-	t.mu.Lock()
+	t.lock()
 	t.awaiter = cx.Waker()
-	t.mu.Unlock()
+	t.unlock()
 	t.state.Or(stAwaited)
 	return t.result()
 }

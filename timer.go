@@ -71,7 +71,7 @@ func (t *Timer) Poll(cx *Context) (time.Time, bool) {
 		r.timers.push(t)
 		// A deadline earlier than the one the driver sleeps until must cut
 		// its wait short.
-		if t.when < r.deadline.Load() {
+		if r.lock.Load() && t.when < r.deadline.Load() {
 			_ = r.p.Notify()
 		}
 	}
@@ -93,7 +93,7 @@ func (t *Timer) reset(when int64) {
 	t.when = when
 	if t.idx >= 0 {
 		r.timers.fix(t.idx)
-		if when < r.deadline.Load() {
+		if r.lock.Load() && when < r.deadline.Load() {
 			_ = r.p.Notify()
 		}
 	}
