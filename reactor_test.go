@@ -65,3 +65,97 @@ func TestReactorSmoke(t *testing.T) {
 		t.Fatal("timer fired early")
 	}
 }
+
+// pingPong is a state machine that writes msg and reads it back, rounds
+// times, over fd; echo reads and writes back what it gets.
+type pingPong struct {
+	fd     *FD
+	msg    []byte
+	buf    []byte
+	rounds int
+	off    int
+	wrote  bool
+}
+
+func (p *pingPong) Poll(cx *Context) (error, bool) {
+	for p.rounds > 0 {
+		if !p.wrote {
+			n, ok, err := p.fd.PollWrite(cx, p.msg[p.off:])
+			if !ok {
+				return nil, false
+			}
+			if err != nil {
+				return err, true
+			}
+			if p.off += n; p.off < len(p.msg) {
+				continue
+			}
+			p.off, p.wrote = 0, true
+		}
+		n, ok, err := p.fd.PollRead(cx, p.buf[p.off:])
+		if !ok {
+			return nil, false
+		}
+		if err != nil || n == 0 {
+			return err, true
+		}
+		if p.off += n; p.off == len(p.buf) {
+			p.off, p.wrote = 0, false
+			p.rounds--
+		}
+	}
+	return nil, true
+}
+
+type echo struct {
+	fd   *FD
+	buf  []byte
+	n    int
+	off  int
+	done int
+}
+
+func (e *echo) Poll(cx *Context) (error, bool) {
+	for {
+		if e.off < e.n {
+			n, ok, err := e.fd.PollWrite(cx, e.buf[e.off:e.n])
+			if !ok {
+				return nil, false
+			}
+			if err != nil {
+				return err, true
+			}
+			e.off += n
+			continue
+		}
+		n, ok, err := e.fd.PollRead(cx, e.buf)
+		if !ok {
+			return nil, false
+		}
+		if err != nil || n == 0 {
+			return err, true
+		}
+		e.n, e.off = n, 0
+	}
+}
+
+func BenchmarkFDPingPong(b *testing.B) {
+	a, c := socketpair(b)
+	defer a.Close()
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	srv := SpawnOn(ex, &echo{fd: c, buf: make([]byte, 64)})
+	p := &pingPong{fd: a, msg: make([]byte, 64), buf: make([]byte, 64), rounds: 100}
+	if _, err := Run(ex, p); err != nil { // warm up
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	p.rounds = b.N
+	if err, _ := Run(ex, p); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	c.Close()
+	srv.Cancel()
+}
