@@ -28,6 +28,7 @@ type reactor struct {
 	p      *poller.Poller
 	lock   atomic.Bool   // held by the goroutine driving the poller
 	fbHold atomic.Bool   // the lock holder is the fallback goroutine
+	fbRuns atomic.Uint64 // times the fallback took the poller, for tests
 	ticks  atomic.Uint64 // completed polls, read by the fallback
 	events []poller.Event
 	wakers []Waker // wakes collected during one react, owned by the lock holder
@@ -135,15 +136,7 @@ func (r *reactor) react(timeout time.Duration, p *parker) {
 		panic(fmt.Sprintf("smol: reactor poll failed: %v", err))
 	}
 
-	// Readiness becomes wakes.
-	r.smu.RLock()
-	for _, ev := range r.events[:n] {
-		i, gen := uint32(ev.Key), uint32(ev.Key>>32)
-		if int(i) < len(r.sources) && r.gens[i] == gen {
-			ws = r.sources[i].ready(ev, ws)
-		}
-	}
-	r.smu.RUnlock()
+	ws = r.dispatch(r.events[:n], ws)
 	if timeout != 0 {
 		ws = r.fireTimers(ws)
 	}
@@ -153,6 +146,21 @@ func (r *reactor) react(timeout time.Duration, p *parker) {
 		ws[i] = nil
 	}
 	r.wakers = ws[:0]
+}
+
+// dispatch turns readiness into wakes. An event whose key names a slot of
+// another generation belongs to a source closed since the event was queued
+// (its fd number may already be reused): it is dropped.
+func (r *reactor) dispatch(events []poller.Event, ws []Waker) []Waker {
+	r.smu.RLock()
+	for _, ev := range events {
+		i, gen := uint32(ev.Key), uint32(ev.Key>>32)
+		if int(i) < len(r.sources) && r.gens[i] == gen {
+			ws = r.sources[i].ready(ev, ws)
+		}
+	}
+	r.smu.RUnlock()
+	return ws
 }
 
 // tryLock takes the right to drive the poller if it is free.
@@ -217,6 +225,7 @@ func (r *reactor) fallback() {
 			continue
 		}
 		r.fbHold.Store(true)
+		r.fbRuns.Add(1)
 		for {
 			r.react(-1, nil)
 			r.wmu.Lock()

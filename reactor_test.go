@@ -1,9 +1,13 @@
 package smol
 
 import (
+	"errors"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/smolgo/smol/internal/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -158,4 +162,181 @@ func BenchmarkFDPingPong(b *testing.B) {
 	b.StopTimer()
 	c.Close()
 	srv.Cancel()
+}
+
+func TestStaleReadinessDoesNotWakeNewWaiter(t *testing.T) {
+	a, b := socketpair(t)
+	defer a.Close()
+	defer b.Close()
+	r := mustReactor()
+	// A byte arrives and its readiness is counted while nobody waits.
+	if _, err := unix.Write(b.Fd(), []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	seq := a.seq[dirRead].Load()
+	for a.seq[dirRead].Load() == seq {
+		pollReactor()
+		if !r.lock.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// The byte is consumed behind the FD's back, so the counted readiness
+	// is stale; a new waiter must not be satisfied by it.
+	if _, err := unix.Read(a.Fd(), make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var w countWaker
+	cx := NewContext(&w)
+	buf := make([]byte, 1)
+	if _, ok, _ := a.PollRead(cx, buf); ok {
+		t.Fatal("read ready with no data")
+	}
+	for range 5 {
+		pollReactor()
+	}
+	if w.n.Load() != 0 {
+		t.Fatal("stale readiness woke a new waiter")
+	}
+	// Fresh data does wake it.
+	if _, err := unix.Write(b.Fd(), []byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	for w.n.Load() == 0 {
+		pollReactor()
+		time.Sleep(100 * time.Microsecond)
+	}
+	if n, ok, err := a.PollRead(cx, buf); !ok || err != nil || n != 1 || buf[0] != 2 {
+		t.Fatalf("read %d %v %v %v", n, ok, err, buf)
+	}
+}
+
+func TestEventForReusedSlotIsDropped(t *testing.T) {
+	r := mustReactor()
+	a, b := socketpair(t)
+	oldKey := a.key
+	a.Close()
+	b.Close()
+	// The next FD reuses a's slot (and likely its fd number) with a new
+	// generation; an event queued for a must not reach it.
+	c, d := socketpair(t)
+	defer c.Close()
+	defer d.Close()
+	if uint32(c.key) != uint32(oldKey) && uint32(d.key) != uint32(oldKey) {
+		t.Fatal("the LIFO free list did not hand a's slot to the next FD")
+	}
+	var w countWaker
+	cx := NewContext(&w)
+	for _, f := range []*FD{c, d} {
+		if _, ok, _ := f.PollRead(cx, make([]byte, 1)); ok {
+			t.Fatal("ready with no data")
+		}
+	}
+	ws := r.dispatch([]poller.Event{{Key: oldKey, Readable: true, Writable: true}}, nil)
+	if len(ws) != 0 || c.seq[dirRead].Load()+d.seq[dirRead].Load() != 0 {
+		t.Fatal("a stale event reached the source that reused its slot")
+	}
+}
+
+func TestClosedFDFailsAndWakesWaiters(t *testing.T) {
+	a, b := socketpair(t)
+	defer b.Close()
+	var w countWaker
+	cx := NewContext(&w)
+	if _, ok, _ := a.PollRead(cx, make([]byte, 1)); ok {
+		t.Fatal("ready with no data")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.n.Load() != 1 {
+		t.Fatal("Close did not wake the waiter")
+	}
+	if _, ok, err := a.PollRead(cx, make([]byte, 1)); !ok || !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("read after close: %v %v", ok, err)
+	}
+	if _, ok, err := a.PollWrite(cx, []byte{1}); !ok || !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("write after close: %v %v", ok, err)
+	}
+	if err := a.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+}
+
+// TestEchoUnderBlockOnNeedsNoOtherGoroutine serves a ping-pong on one
+// goroutine: after a warm-up, the fallback goroutine never takes the poller.
+func TestEchoUnderBlockOnNeedsNoOtherGoroutine(t *testing.T) {
+	a, c := socketpair(t)
+	defer a.Close()
+	defer c.Close()
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	SpawnOn(ex, &echo{fd: c, buf: make([]byte, 64)}).Detach()
+	p := &pingPong{fd: a, msg: make([]byte, 64), buf: make([]byte, 64), rounds: 1000}
+	if err, _ := Run(ex, p); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReactor()
+	before := r.fbRuns.Load()
+	p.rounds = 5000
+	if err, _ := Run(ex, p); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.fbRuns.Load() - before; n > 1 {
+		t.Fatalf("the fallback goroutine drove the reactor %d times during the echo", n)
+	}
+}
+
+func TestFallbackDrivesHandTickedExecutor(t *testing.T) {
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	done := SpawnOn(ex, Sleep(2*time.Millisecond))
+	// The caller's own loop only ever calls TryTick and never parks in the
+	// runtime: the timer still fires, because the fallback drives the reactor.
+	deadline := time.Now().Add(10 * time.Second)
+	for !done.IsFinished() {
+		ex.TryTick()
+		if time.Now().After(deadline) {
+			t.Fatal("timer never fired")
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+func TestBusyExecutorDoesNotStarveTimers(t *testing.T) {
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	// A task that is always runnable never lets the queue empty.
+	SpawnOn(ex, PollFn[struct{}](func(cx *Context) (struct{}, bool) {
+		cx.Waker().Wake()
+		return struct{}{}, false
+	})).Detach()
+	if _, err := Run(ex, Sleep(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecutorWorkersDriveReactor(t *testing.T) {
+	ex := NewExecutor()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); Run(ex, Never[struct{}]()) }()
+	}
+	var tasks []Future[error]
+	for range 50 {
+		a, c := socketpair(t)
+		SpawnOn(ex, &echo{fd: c, buf: make([]byte, 64)}).Detach()
+		tasks = append(tasks, SpawnOn(ex, Then(Sleep(time.Millisecond), func(time.Time) Future[error] {
+			return &pingPong{fd: a, msg: make([]byte, 64), buf: make([]byte, 64), rounds: 100}
+		})))
+		defer a.Close()
+		defer c.Close()
+	}
+	for _, err := range BlockOn(JoinAll(tasks)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex.Close()
+	wg.Wait()
 }

@@ -53,14 +53,16 @@ func (t *Timer) Poll(cx *Context) (time.Time, bool) {
 	r.tmu.Lock()
 	defer r.tmu.Unlock()
 	if t.when <= now {
-		// Due: take it out of the heap, and set the next tick of an interval.
+		// Due: take it out of the heap. An interval reports its latest due
+		// tick, skipping older ones, and moves to the next tick after it.
 		fired := t.when
 		if t.idx >= 0 {
 			r.timers.remove(t)
 		}
 		t.waker = nil
 		if t.period > 0 {
-			t.when += t.period * ((now-t.when)/t.period + 1)
+			fired += (now - fired) / t.period * t.period
+			t.when = fired + t.period
 		} else {
 			t.when = noDeadline
 		}

@@ -1,0 +1,219 @@
+package smol
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countWaker counts its wakes.
+type countWaker struct{ n atomic.Int32 }
+
+func (c *countWaker) Wake() { c.n.Add(1) }
+
+func TestTimersFireInDeadlineOrder(t *testing.T) {
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	// Distinct deadlines 100µs apart in a random order, far enough ahead
+	// that every timer is registered before the first is due.
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(200)
+	var order []int
+	ds := make([]time.Duration, len(perm))
+	var tasks []Future[struct{}]
+	start := time.Now()
+	for i, k := range perm {
+		ds[i] = 200*time.Millisecond + time.Duration(k)*100*time.Microsecond
+		tasks = append(tasks, SpawnOn(ex, Map(At(start.Add(ds[i])), func(time.Time) struct{} {
+			order = append(order, i)
+			return struct{}{}
+		})))
+	}
+	if _, err := Run(ex, JoinAll(tasks)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSortedFunc(order, func(a, b int) int { return int(ds[a] - ds[b]) }) {
+		t.Fatalf("timers fired out of deadline order: %v", order)
+	}
+	if el := time.Since(start); el < slices.Max(ds) {
+		t.Fatalf("done after %v, before the last deadline %v", el, slices.Max(ds))
+	}
+}
+
+func TestTimerNeverEarly(t *testing.T) {
+	for _, d := range []time.Duration{time.Microsecond, 500 * time.Microsecond, 3 * time.Millisecond} {
+		start := time.Now()
+		fired := BlockOn[time.Time](After(d))
+		if el := time.Since(start); el < d {
+			t.Fatalf("After(%v) ready after %v", d, el)
+		}
+		if fired.Before(start.Add(d - time.Millisecond)) {
+			t.Fatalf("After(%v) reported deadline %v, started %v", d, fired, start)
+		}
+	}
+}
+
+func TestManyTimersCanceled(t *testing.T) {
+	const n = 100_000
+	r := mustReactor()
+	ts := make([]*Timer, n)
+	var w countWaker
+	cx := NewContext(&w)
+	base := len(r.timers)
+	for i := range ts {
+		ts[i] = After(time.Hour + time.Duration(i))
+		if _, ok := ts[i].Poll(cx); ok {
+			t.Fatal("an hour-long timer fired")
+		}
+	}
+	r.tmu.Lock()
+	got := len(r.timers) - base
+	r.tmu.Unlock()
+	if got != n {
+		t.Fatalf("%d timers registered, want %d", got, n)
+	}
+	// Stop in a scrambled order, which exercises removal from the middle.
+	for _, i := range rand.New(rand.NewPCG(3, 4)).Perm(n) {
+		if !ts[i].Stop() {
+			t.Fatal("Stop of an armed timer reported false")
+		}
+	}
+	r.tmu.Lock()
+	got = len(r.timers) - base
+	r.tmu.Unlock()
+	if got != 0 || w.n.Load() != 0 {
+		t.Fatalf("after Stop: %d timers left, %d wakes", got, w.n.Load())
+	}
+	if ts[0].Stop() {
+		t.Fatal("second Stop reported an armed timer")
+	}
+}
+
+func TestTimerHeapInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var h timerHeap
+	var live []*Timer
+	for range 20_000 {
+		switch op := rng.IntN(3); {
+		case op == 0 || len(live) == 0:
+			tm := &Timer{when: rng.Int64N(1000), idx: -1}
+			h.push(tm)
+			live = append(live, tm)
+		case op == 1:
+			i := rng.IntN(len(live))
+			h.remove(live[i])
+			live = slices.Delete(live, i, i+1)
+		default:
+			tm := live[rng.IntN(len(live))]
+			tm.when = rng.Int64N(1000)
+			h.fix(tm.idx)
+		}
+		for i := 1; i < len(h); i++ {
+			if h[(i-1)/2].when > h[i].when || h[i].idx != i {
+				t.Fatalf("heap invariant broken at %d", i)
+			}
+		}
+	}
+}
+
+func TestTimeoutOfNeverReadyFuture(t *testing.T) {
+	res := BlockOn(Timeout(Never[int](), 5*time.Millisecond))
+	if !errors.Is(res.Err, ErrTimeout) || !errors.Is(res.Err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %+v, want ErrTimeout", res)
+	}
+	var te interface{ Timeout() bool }
+	if !errors.As(res.Err, &te) || !te.Timeout() {
+		t.Fatal("ErrTimeout does not report Timeout()")
+	}
+	ok := BlockOn(Timeout(Ready(7), time.Hour))
+	if ok.Err != nil || ok.Value != 7 {
+		t.Fatalf("got %+v, want 7", ok)
+	}
+	dl := BlockOn(Deadline(Never[int](), time.Now().Add(time.Millisecond)))
+	if !errors.Is(dl.Err, ErrTimeout) {
+		t.Fatalf("Deadline: got %+v", dl)
+	}
+}
+
+func TestIntervalSkipsMissedTicks(t *testing.T) {
+	const p = 2 * time.Millisecond
+	iv := Interval(p)
+	first := BlockOn[time.Time](iv)
+	// Miss several ticks, then take one: it is ready at once, and the next
+	// tick is on the original grid, not a burst of the missed ones.
+	time.Sleep(5 * p)
+	late := BlockOn[time.Time](iv)
+	if d := late.Sub(first); d < 4*p || d%p != 0 {
+		t.Fatalf("late tick %v after the first: want a multiple of %v, at least %v", d, p, 4*p)
+	}
+	var w countWaker
+	if _, ok := iv.Poll(NewContext(&w)); ok {
+		t.Fatal("missed ticks were replayed")
+	}
+	next := BlockOn[time.Time](iv)
+	if d := next.Sub(late); d != p {
+		t.Fatalf("next tick %v after the late one, want %v", d, p)
+	}
+	iv.Stop()
+}
+
+func TestTimerResetDoesNotAllocate(t *testing.T) {
+	tm := After(time.Hour)
+	cx := NewContext(NoopWaker)
+	tm.Poll(cx)
+	allocs := testing.AllocsPerRun(1000, func() {
+		tm.Reset(time.Hour)
+		tm.Poll(cx)
+	})
+	if allocs != 0 {
+		t.Fatalf("Reset+Poll allocates %v times", allocs)
+	}
+	tm.Reset(time.Millisecond)
+	BlockOn[time.Time](tm)
+	if tm.Stop() {
+		t.Fatal("a fired one-shot timer is still armed")
+	}
+}
+
+func TestStoppedTimerDoesNotWake(t *testing.T) {
+	var w countWaker
+	tm := After(time.Millisecond)
+	if _, ok := tm.Poll(NewContext(&w)); ok {
+		t.Fatal("fired at once")
+	}
+	tm.Stop()
+	BlockOn[time.Time](After(5 * time.Millisecond))
+	if w.n.Load() != 0 {
+		t.Fatal("a stopped timer woke its task")
+	}
+}
+
+// BenchmarkTimerInsertCancel registers and cancels one timer while 1M others
+// are pending: both are O(log n).
+func BenchmarkTimerInsertCancel(b *testing.B) {
+	for _, present := range []int{0, 1_000_000} {
+		b.Run(map[int]string{0: "empty", 1_000_000: "1M-present"}[present], func(b *testing.B) {
+			cx := NewContext(NoopWaker)
+			others := make([]*Timer, present)
+			for i := range others {
+				others[i] = After(time.Hour + time.Duration(i))
+				others[i].Poll(cx)
+			}
+			tm := After(time.Hour)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tm.Reset(30 * time.Minute)
+				tm.Poll(cx)
+				tm.Stop()
+			}
+			b.StopTimer()
+			for _, o := range others {
+				o.Stop()
+			}
+		})
+	}
+}
