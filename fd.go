@@ -34,6 +34,11 @@ type FD struct {
 	mu    sync.Mutex    // guards waker
 	seq   [2]atomic.Uint64
 	waker [2]Waker
+	// stream and drained implement the short-read rule (see SetStream):
+	// drained holds 1 + the read readiness count at which a short read
+	// emptied the kernel buffer, or 0.
+	stream  bool
+	drained atomic.Uint64
 }
 
 const (
@@ -112,15 +117,21 @@ func (f *FD) ready(ev poller.Event, ws []Waker) []Waker {
 }
 
 // wait registers cx's waker for direction d unless readiness arrived after
-// seq; it reports whether the caller should retry instead.
-func (f *FD) wait(cx *Context, d int, seq uint64) (retry bool) {
+// seq (retry) or the FD was closed (closed).
+func (f *FD) wait(cx *Context, d int, seq uint64) (retry, closed bool) {
 	w := cx.Waker()
 	f.mu.Lock()
 	// ready counts under mu, so either it ran before this check (and the
-	// count moved) or it runs after and finds the waker.
+	// count moved) or it runs after and finds the waker. Close sets its bit
+	// before it takes mu to collect the wakers, so a waker stored here is
+	// either collected by Close or this check sees the bit.
+	if f.refs.Load()&fdClosed != 0 {
+		f.mu.Unlock()
+		return false, true
+	}
 	if f.seq[d].Load() != seq {
 		f.mu.Unlock()
-		return true
+		return true, false
 	}
 	old := f.waker[d]
 	f.waker[d] = w
@@ -128,7 +139,7 @@ func (f *FD) wait(cx *Context, d int, seq uint64) (retry bool) {
 	if old != nil && old != w {
 		old.Wake()
 	}
-	return false
+	return false, false
 }
 
 func (f *FD) incref() error {
@@ -188,33 +199,72 @@ func (f *FD) Close() error {
 
 // pollIO runs op on the descriptor in direction d (0 read, 1 write) until it
 // returns something other than EAGAIN or EINTR; on EAGAIN it arranges a wake
-// for the next readiness and reports pending.
-func (f *FD) pollIO(cx *Context, d int, op func(fd int) (int, error)) (int, bool, error) {
+// for the next readiness and reports pending. want > 0 applies the
+// short-read rule to a read of want bytes.
+func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) (int, bool, error) {
 	if err := f.incref(); err != nil {
 		return 0, true, err
 	}
 	defer f.decref()
 	for {
 		seq := f.seq[d].Load()
-		n, err := op(f.fd)
+		var err error = unix.EAGAIN
+		n := 0
+		// A short read at this very readiness count emptied the buffer:
+		// wait for the next readiness instead of a read that fails.
+		if want == 0 || f.drained.Load() != seq+1 {
+			n, err = op(f.fd)
+		}
 		switch err {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			if f.wait(cx, d, seq) {
+			retry, closed := f.wait(cx, d, seq)
+			if retry {
 				continue
+			}
+			if closed {
+				return 0, true, os.ErrClosed
 			}
 			return 0, false, nil
 		}
+		if want > 0 && err == nil && n > 0 && n < want {
+			f.drained.Store(seq + 1)
+		}
 		return n, true, err
 	}
+}
+
+// SetStream declares that the descriptor is a byte stream (a stream
+// socket or a pipe), on which a read that returns fewer bytes than asked
+// for has emptied the kernel buffer. PollRead then waits for the next
+// readiness instead of issuing a read that would only fail with EAGAIN,
+// which saves a system call per message on a request-response connection.
+// Do not use it for datagram sockets or terminals, where a short read is
+// normal with more data waiting. Call it before the FD is used.
+func (f *FD) SetStream() { f.stream = true }
+
+// Control calls op with the descriptor while guaranteeing that it stays
+// open: a concurrent Close defers the real close(2) until op returns, so op
+// never touches a number that was closed and reused. It returns op's error,
+// or os.ErrClosed if the FD is closed.
+func (f *FD) Control(op func(fd int) error) error {
+	if err := f.incref(); err != nil {
+		return err
+	}
+	defer f.decref()
+	return op(f.fd)
 }
 
 // PollRead reads into p. It is ready with the bytes read, or with an error
 // (a syscall error from read(2), or os.ErrClosed); (0, true, nil) with a
 // non-empty p is end of file.
 func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = f.pollIO(cx, dirRead, func(fd int) (int, error) { return unix.Read(fd, p) })
+	want := 0
+	if f.stream {
+		want = len(p)
+	}
+	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return unix.Read(fd, p) })
 	return max(n, 0), ok, err
 }
 
@@ -222,7 +272,7 @@ func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 // pending while the kernel buffer is full, which is how a slow reader pushes
 // back on its writer.
 func (f *FD) PollWrite(cx *Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = f.pollIO(cx, dirWrite, func(fd int) (int, error) { return unix.Write(fd, p) })
+	n, ok, err = f.pollIO(cx, dirWrite, 0, func(fd int) (int, error) { return unix.Write(fd, p) })
 	return max(n, 0), ok, err
 }
 
@@ -230,12 +280,12 @@ func (f *FD) PollWrite(cx *Context, p []byte) (n int, ok bool, err error) {
 // than EAGAIN (unix.EAGAIN) or EINTR, and arranges a wake for readability
 // when it returns EAGAIN: use it for recvfrom, accept and the like.
 func (f *FD) PollReadWith(cx *Context, op func(fd int) (int, error)) (int, bool, error) {
-	return f.pollIO(cx, dirRead, op)
+	return f.pollIO(cx, dirRead, 0, op)
 }
 
 // PollWriteWith is PollReadWith for writability: sendto, connect and the like.
 func (f *FD) PollWriteWith(cx *Context, op func(fd int) (int, error)) (int, bool, error) {
-	return f.pollIO(cx, dirWrite, op)
+	return f.pollIO(cx, dirWrite, 0, op)
 }
 
 // PollReadable is ready when the descriptor is readable (or at end of file
@@ -250,7 +300,7 @@ func (f *FD) PollWritable(cx *Context) (ok bool, err error) {
 }
 
 func (f *FD) pollReady(cx *Context, d int, ev int16) (bool, error) {
-	_, ok, err := f.pollIO(cx, d, func(fd int) (int, error) {
+	_, ok, err := f.pollIO(cx, d, 0, func(fd int) (int, error) {
 		// The poller reports edges, not levels: ask the kernel for the level.
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: ev}}
 		if n, err := unix.Poll(pfd, 0); err != nil || n > 0 {

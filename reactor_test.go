@@ -2,7 +2,9 @@ package smol
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -342,4 +344,56 @@ func TestExecutorWorkersDriveReactor(t *testing.T) {
 	}
 	ex.Close()
 	wg.Wait()
+}
+
+func TestStreamShortReadRule(t *testing.T) {
+	a, b := socketpair(t)
+	defer a.Close()
+	defer b.Close()
+	a.SetStream()
+	read := func() string {
+		buf := make([]byte, 64)
+		n := BlockOn(PollFn[int](func(cx *Context) (int, bool) {
+			n, ok, err := a.PollRead(cx, buf)
+			if ok && err != nil {
+				t.Fatal(err)
+			}
+			return n, ok
+		}))
+		return string(buf[:n])
+	}
+	for i := range 200 {
+		// A short read marks the buffer drained; data that arrives after
+		// it must still be read, whether or not its readiness was counted
+		// before the next PollRead.
+		msg := fmt.Sprint("message ", i)
+		if _, err := unix.Write(b.Fd(), []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(); got != msg {
+			t.Fatalf("read %q, want %q", got, msg)
+		}
+	}
+}
+
+// TestCloseDuringWaitNeverHangs closes an FD from another goroutine while a
+// task is about to wait on it, many times: the task always finishes with
+// os.ErrClosed.
+func TestCloseDuringWaitNeverHangs(t *testing.T) {
+	for range 2000 {
+		a, b := socketpair(t)
+		done := make(chan error, 1)
+		go func() {
+			done <- BlockOn(PollFn[error](func(cx *Context) (error, bool) {
+				_, ok, err := a.PollRead(cx, make([]byte, 8))
+				return err, ok
+			}))
+		}()
+		runtime.Gosched()
+		a.Close()
+		if err := <-done; !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("read ended with %v, want os.ErrClosed", err)
+		}
+		b.Close()
+	}
 }
