@@ -84,7 +84,7 @@ func (r *reactor) register(f *FD) error {
 	r.smu.Unlock()
 	if err := r.p.Add(f.fd, f.key); err != nil {
 		r.release(f)
-		return os.NewSyscallError("epoll_ctl", err)
+		return err
 	}
 	return nil
 }
@@ -168,10 +168,7 @@ func (f *FD) destroy() error {
 	if cerr := unix.Close(f.fd); cerr != nil {
 		return os.NewSyscallError("close", cerr)
 	}
-	if err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
-	}
-	return nil
+	return err
 }
 
 // Close wakes the FD's waiters, whose next operation fails with

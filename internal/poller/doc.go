@@ -16,15 +16,21 @@
 // 64-bit value that comes back in every [Event] for fd; the poller never
 // interprets it, except that [ReservedKey] is refused. Adding an fd that is
 // already registered fails with EEXIST. fd must be pollable (a socket, pipe,
-// tty, eventfd...); a regular file fails on epoll with EPERM.
+// tty, eventfd...): epoll refuses a regular file with EPERM, while kqueue
+// accepts it and reports it always ready, so callers should not rely on
+// either and should keep regular files out of the poller.
 //
 // Edge-triggered means a readiness edge is reported once. After an event
 // says Readable, the caller must read until the call returns EAGAIN, or keep
 // its own "ready" state until it does; otherwise no further event comes for
-// data that was already there. A short read from a stream socket (fewer
-// bytes than asked for) also means the socket was drained at that instant,
-// so the caller may treat it like EAGAIN. The same holds for Writable and
-// writes. Readiness is a hint, never a promise: an event may be spurious
+// data that was already there. A short read from a TCP or Unix stream
+// socket (fewer bytes than asked for) also means the socket was drained at
+// that instant, so the caller may treat it like EAGAIN and save a system
+// call (the measured reason for edge-triggered mode, see poller_epoll.go);
+// the exceptions are reads that stop at TCP urgent data or at Unix-socket
+// ancillary data (passed fds or credentials), and non-stream fds such as
+// ttys, so a caller that cannot rule these out reads until EAGAIN. The
+// same holds for Writable: a short write means the send buffer is full. Readiness is a hint, never a promise: an event may be spurious
 // (the data was consumed by an earlier read, or kqueue merged activity), so
 // an operation after an event may still return EAGAIN, and the caller then
 // simply waits for the next edge.
