@@ -20,6 +20,13 @@
 // after it returned ready. Polls are short: they never block, sleep or wait
 // on a Go channel. Blocking work goes to the blocking pool ([Unblock]).
 //
+// A future that can fail reports the failure as part of its value, or, like
+// [Task], is ready with a zero value and explains why through an Err() error
+// method; [Wait] returns that error. A future dropped before it is ready may
+// need to give up a registration (a place in a lock's queue, a wake owed to
+// another receiver): such futures implement [Discarder], and tasks and
+// combinators call it for them.
+//
 // The *Context passed to Poll is valid only during that call. A future that
 // needs to wake its task later keeps cx.Waker(), never cx itself. The Context
 // is unrelated to the standard library's context.Context; [Wait] and

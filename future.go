@@ -47,6 +47,25 @@ func NewContext(w Waker) *Context { return &Context{waker: w} }
 // the task after Poll returns.
 func (cx *Context) Waker() Waker { return cx.waker }
 
+// Discarder is implemented by futures that hold a registration, such as a
+// place in a wait queue or a wake owed to another waiter, which must be
+// given up when the future is dropped before it is ready. Go has no
+// destructors, so the runtime calls Discard for them: a task calls it on its
+// future when the task is canceled or its executor closed, and the
+// combinators forward it to the futures they hold and call it on the losers
+// of a race. Discard is called at most once, never concurrently with Poll,
+// and never after Poll returned ready.
+type Discarder interface {
+	Discard()
+}
+
+// discard calls f.Discard if f is a Discarder.
+func discard(f any) {
+	if d, ok := f.(Discarder); ok {
+		d.Discard()
+	}
+}
+
 // PollFn is a closure used as a future: each Poll calls the function.
 type PollFn[T any] func(cx *Context) (T, bool)
 
@@ -97,6 +116,9 @@ func (m *mapFuture[A, B]) Poll(cx *Context) (B, bool) {
 	return m.fn(a), true
 }
 
+// Discard forwards to the mapped future.
+func (m *mapFuture[A, B]) Discard() { discard(m.f) }
+
 // Map returns a future that awaits f and then applies fn to its value.
 func Map[A, B any](f Future[A], fn func(A) B) Future[B] {
 	return &mapFuture[A, B]{f: f, fn: fn}
@@ -118,6 +140,15 @@ func (t *thenFuture[A, B]) Poll(cx *Context) (B, bool) {
 		t.second, t.first = t.fn(a), nil
 	}
 	return t.second.Poll(cx)
+}
+
+// Discard forwards to whichever future is pending.
+func (t *thenFuture[A, B]) Discard() {
+	if t.second != nil {
+		discard(t.second)
+	} else {
+		discard(t.first)
+	}
 }
 
 // Then returns a future that awaits f, passes its value to fn, and then
@@ -150,6 +181,16 @@ func (j *joinFuture[A, B]) Poll(cx *Context) (Pair[A, B], bool) {
 		return j.out, true
 	}
 	return Pair[A, B]{}, false
+}
+
+// Discard forwards to the futures not yet ready.
+func (j *joinFuture[A, B]) Discard() {
+	if !j.aDone {
+		discard(j.a)
+	}
+	if !j.bDone {
+		discard(j.b)
+	}
 }
 
 // Join returns a future that awaits both a and b, polling a first, and is
@@ -221,6 +262,15 @@ func (j *joinAllFuture[T]) Poll(cx *Context) ([]T, bool) {
 	return j.out, true
 }
 
+// Discard forwards to the futures not yet ready.
+func (j *joinAllFuture[T]) Discard() {
+	for _, f := range j.fs {
+		if f != nil {
+			discard(f)
+		}
+	}
+}
+
 // JoinAll returns a future that awaits every future in fs and is ready with
 // their values in the order of fs. After the first poll, a wake re-polls
 // only the futures that were woken.
@@ -240,16 +290,29 @@ type raceFuture[T any] struct{ fs []Future[T] }
 func (r *raceFuture[T]) Poll(cx *Context) (Winner[T], bool) {
 	for i, f := range r.fs {
 		if v, ok := f.Poll(cx); ok {
+			r.fs[i] = nil
+			r.Discard()
 			return Winner[T]{i, v}, true
 		}
 	}
 	return Winner[T]{}, false
 }
 
+// Discard forwards to every future still racing.
+func (r *raceFuture[T]) Discard() {
+	for i, f := range r.fs {
+		if f != nil {
+			discard(f)
+			r.fs[i] = nil
+		}
+	}
+}
+
 // Race returns a future that polls fs in order and is ready with the first
 // one found ready; earlier futures win ties, so the outcome is reproducible.
-// The losers are not polled again; it is up to the caller to drop or cancel
-// them. Race of no futures is never ready.
+// The losers are not polled again: those that are [Discarder]s are
+// discarded, and tasks among them keep running (cancel them if that is
+// wanted). Race of no futures is never ready.
 func Race[T any](fs ...Future[T]) Future[Winner[T]] {
 	return &raceFuture[T]{fs: append([]Future[T](nil), fs...)}
 }
@@ -268,17 +331,25 @@ type selectFuture[A, B any] struct {
 
 func (s *selectFuture[A, B]) Poll(cx *Context) (Either[A, B], bool) {
 	if v, ok := s.a.Poll(cx); ok {
+		discard(s.b)
 		return Either[A, B]{Index: 0, A: v}, true
 	}
 	if v, ok := s.b.Poll(cx); ok {
+		discard(s.a)
 		return Either[A, B]{Index: 1, B: v}, true
 	}
 	return Either[A, B]{}, false
 }
 
+// Discard forwards to both futures.
+func (s *selectFuture[A, B]) Discard() {
+	discard(s.a)
+	discard(s.b)
+}
+
 // Select returns a future that is ready with whichever of a and b is ready
 // first, polling a first, and reports which one it was. The other future is
-// not polled again.
+// not polled again, and is discarded if it is a [Discarder].
 func Select[A, B any](a Future[A], b Future[B]) Future[Either[A, B]] {
 	return &selectFuture[A, B]{a: a, b: b}
 }

@@ -235,7 +235,7 @@ func (t *Task[T]) Detach() {
 // Otherwise it returns the zero value and false: the future is never polled
 // again and is dropped, at once if the task was idle, else by the goroutine
 // that holds it as soon as its current poll returns; a result that poll
-// produces is discarded. Awaiters of the handle are woken and see the zero
+// produces is discarded. A future that is a [Discarder] is discarded first. Awaiters of the handle are woken and see the zero
 // value with [Task.Err] reporting [ErrCanceled]. Cancel never blocks and may
 // be called from any goroutine, including from inside the task.
 func (t *Task[T]) Cancel() (T, bool) {
@@ -325,6 +325,7 @@ func (t *task[T, F]) poll(cx *Context) (out T, ok bool) {
 }
 
 func (t *task[T, F]) discard() {
+	discard(t.fut)
 	var zf F
 	var zero T
 	t.fut, t.out = zf, zero

@@ -115,6 +115,16 @@ func (t *Timer) Stop() bool {
 	return armed
 }
 
+// Discard stops the timer, so a canceled task's timer leaves the reactor's
+// heap at once instead of at its deadline.
+func (t *Timer) Discard() { t.Stop() }
+
+// Discard stops the timer and discards the awaited future.
+func (tf *timeoutFuture[T]) Discard() {
+	tf.t.Stop()
+	discard(tf.f)
+}
+
 // fireTimers removes the due timers from the heap and appends their wakers.
 func (r *reactor) fireTimers(ws []Waker) []Waker {
 	now := r.now()
@@ -233,6 +243,7 @@ func (tf *timeoutFuture[T]) Poll(cx *Context) (Result[T], bool) {
 		return Result[T]{Value: v}, true
 	}
 	if _, ok := tf.t.Poll(cx); ok {
+		discard(tf.f)
 		return Result[T]{Err: ErrTimeout}, true
 	}
 	return Result[T]{}, false
@@ -240,8 +251,9 @@ func (tf *timeoutFuture[T]) Poll(cx *Context) (Result[T], bool) {
 
 // Timeout returns a future that awaits f for at most d: it is ready with f's
 // value, or with [ErrTimeout] once d has passed and f is still pending. f is
-// polled first, so a value ready at the deadline wins. f is not canceled on
-// timeout; cancel it if it is a task.
+// polled first, so a value ready at the deadline wins. On timeout f is
+// discarded if it is a [Discarder]; a task keeps running (cancel it if that
+// is wanted).
 func Timeout[T any](f Future[T], d time.Duration) Future[Result[T]] {
 	return &timeoutFuture[T]{f: f, t: After(d)}
 }
