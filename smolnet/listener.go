@@ -1,0 +1,181 @@
+package smolnet
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smolgo/smol"
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig holds the options for creating a listener. The zero value
+// is the default configuration, which [Listen] and [ListenUnix] use.
+type ListenConfig struct {
+	// Backlog is the length of the queue of connections that the kernel
+	// has completed but the program has not accepted yet. Zero means the
+	// system's maximum (on Linux, /proc/sys/net/core/somaxconn), as in
+	// Go's net.
+	Backlog int
+
+	// ReusePort sets SO_REUSEPORT before binding, so that several sockets
+	// can listen on one address and the kernel spreads connections among
+	// them (TCP only).
+	ReusePort bool
+
+	// KeepAlive is the keep-alive period of accepted TCP connections: the
+	// idle time before the first probe and the interval between probes.
+	// Zero means 15 seconds, as in Go's net; negative disables keep-alive.
+	KeepAlive time.Duration
+
+	// OnAcceptBackoff, if set, is called each time accepting fails for
+	// lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) and the listener
+	// backs off, with the error and the delay before the next attempt. It
+	// runs inside a poll: it must be quick and must not block.
+	OnAcceptBackoff func(err error, delay time.Duration)
+}
+
+// Accept back-off bounds: the first retry after a resource error waits
+// minBackoff, each further failure doubles the wait, up to maxBackoff.
+const (
+	minBackoff = time.Millisecond
+	maxBackoff = 100 * time.Millisecond
+)
+
+// listener is what TCP and Unix listeners share: the socket and the
+// back-off that keeps accept from spinning when the process runs out of
+// file descriptors.
+//
+// Why a timer. At EMFILE the pending connection stays in the kernel's
+// queue, but the edge that announced it has been consumed: the socket will
+// not be reported readable again until another client connects, which may
+// never happen. So the retry must come from a timer. While the timer runs,
+// accepting tasks are pending, so the executor keeps serving the
+// connections it already has; when descriptors are freed, the next retry
+// takes the queued clients in order and none is dropped. This differs from
+// Go's net, which returns EMFILE to the caller and leaves the retry policy
+// to it (net/http sleeps 5 ms doubling to 1 s).
+type listener struct {
+	fd        *smol.FD
+	onBackoff func(error, time.Duration)
+	bo        backoff
+}
+
+// pollAccept accepts one connection; errors are raw (errno or
+// os.ErrClosed), for the caller to wrap.
+func (l *listener) pollAccept(cx *smol.Context) (nfd int, sa unix.Sockaddr, ok bool, err error) {
+	for {
+		// While backing off, wait for the timer, not for readability.
+		if l.bo.wait(cx) {
+			return -1, nil, false, nil
+		}
+		nfd, ok, err = l.fd.PollReadWith(cx, func(s int) (int, error) {
+			n, a, e := sysAccept(s)
+			sa = a
+			return n, e
+		})
+		if !ok {
+			return -1, nil, false, nil
+		}
+		switch err {
+		case nil:
+			l.bo.succeeded()
+			return nfd, sa, true, nil
+		case unix.ECONNABORTED:
+			// The client gave up while queued; take the next one.
+			continue
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			// Out of descriptors or memory: arm the timer and loop, so
+			// that wait registers this task with it.
+			d := l.bo.fail()
+			if l.onBackoff != nil {
+				l.onBackoff(sockErr("accept", err), d)
+			}
+			continue
+		}
+		return -1, nil, true, err
+	}
+}
+
+// close closes the socket and releases tasks waiting on the back-off
+// timer, whose next attempt then fails with os.ErrClosed.
+func (l *listener) close() error {
+	err := l.fd.Close()
+	l.bo.close()
+	return err
+}
+
+// backoff is the accept retry timer. Its state is guarded by mu. The timer
+// is polled with backoff itself as the waker, and any number of accepting
+// tasks wait in waiters, so that two tasks accepting on one listener do not
+// displace each other's registration.
+type backoff struct {
+	mu      sync.Mutex
+	active  bool          // a retry is scheduled; accept must not run before it
+	delay   time.Duration // the last delay, 0 after a success
+	timer   *smol.Timer
+	cx      *smol.Context // wakes backoff itself
+	waiters []smol.Waker
+}
+
+// wait reports whether a back-off is in progress; if so, cx's waker is
+// woken when it ends (or the listener is closed).
+func (b *backoff) wait(cx *smol.Context) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.active {
+		return false
+	}
+	if _, fired := b.timer.Poll(b.cx); fired {
+		b.active = false
+		return false
+	}
+	if w := cx.Waker(); !slices.Contains(b.waiters, w) {
+		b.waiters = append(b.waiters, w)
+	}
+	return true
+}
+
+// fail schedules a retry after the next delay and returns the delay.
+func (b *backoff) fail() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.delay = min(max(2*b.delay, minBackoff), maxBackoff)
+	if b.timer == nil {
+		b.timer = smol.After(b.delay)
+		b.cx = smol.NewContext(b)
+	} else {
+		b.timer.Reset(b.delay)
+	}
+	b.active = true
+	return b.delay
+}
+
+// succeeded resets the delay after an accept went through.
+func (b *backoff) succeeded() {
+	b.mu.Lock()
+	b.delay = 0
+	b.mu.Unlock()
+}
+
+// Wake is called by the timer: every waiting task retries.
+func (b *backoff) Wake() {
+	b.mu.Lock()
+	ws := b.waiters
+	b.waiters = nil
+	b.mu.Unlock()
+	for _, w := range ws {
+		w.Wake()
+	}
+}
+
+// close cancels the back-off and wakes the waiting tasks.
+func (b *backoff) close() {
+	b.mu.Lock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.active = false
+	b.mu.Unlock()
+	b.Wake()
+}
