@@ -46,8 +46,17 @@ func (c *core) schedule(h *header) {
 	if c.closed.Load() {
 		// Close has already drained the queue: drop the task here instead.
 		c.mu.Unlock()
-		h.state.Or(stClosed | stExecClosed)
-		h.state.And(^stScheduled)
+		for {
+			// Closed by the executor, unless Cancel got there first.
+			s := h.state.Load()
+			n := (s | stClosed) &^ stScheduled
+			if s&stClosed == 0 {
+				n |= stExecClosed
+			}
+			if h.state.CompareAndSwap(s, n) {
+				break
+			}
+		}
 		h.self.discard()
 		return
 	}

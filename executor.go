@@ -81,8 +81,20 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 	mw.woken.Store(true)
 	mcx := &Context{waker: mw}
 	for !ex.closed.Load() {
-		if mw.woken.Swap(false) && main(mcx) {
-			return nil
+		// As on a LocalExecutor: after a pending poll of main, the tasks
+		// queued at that moment (up to a bound) run before main again.
+		if mw.woken.Swap(false) {
+			if main(mcx) {
+				return nil
+			}
+			for n := min(w.q.len()+ex.queuedHint(), 256); n > 0; n-- {
+				h := w.find()
+				if h == nil {
+					break
+				}
+				w.run(h)
+			}
+			continue
 		}
 		if h := w.find(); h != nil {
 			// More work may wait behind this task: keep a sleeper coming.

@@ -2,6 +2,7 @@ package smol
 
 import (
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -14,11 +15,11 @@ import (
 // EAGAIN. Any fd that epoll or kqueue accepts works: sockets, pipes, ttys,
 // eventfds, signalfds.
 //
-// Each direction (read, write) has one waiter slot: a task whose read is
-// pending is woken when the fd becomes readable. A second task waiting in
-// the same direction displaces the first, which is woken to try again, so
-// two tasks reading one FD at once take turns rather than hang. Reads and
-// writes may proceed in two tasks at once.
+// A task whose read (or write) is pending is woken when the fd becomes
+// readable (writable). Any number of tasks may wait in one direction; the
+// next readiness wakes them all, and those that find nothing to do wait
+// again. The common case, one waiter per direction, keeps its waker inline
+// and allocates nothing.
 //
 // Readiness is counted per direction. An operation notes the count before
 // its syscall and, on EAGAIN, waits only for a count beyond it: readiness
@@ -31,9 +32,14 @@ type FD struct {
 	r     *reactor
 	refs  atomic.Uint64 // fdClosed bit plus operations in flight
 	freed atomic.Bool   // the descriptor has been deregistered and closed
-	mu    sync.Mutex    // guards waker
+	mu    sync.Mutex    // guards waker and extra
 	seq   [2]atomic.Uint64
 	waker [2]Waker
+	extra *[2][]Waker // waiters beyond the first in each direction; rare
+	// hup is set once an event reports hang-up or error: from then on a
+	// short read proves nothing (the end of the stream may be queued behind
+	// the data, with no edge to come), so reads go to the kernel.
+	hup atomic.Bool
 	// stream and drained implement the short-read rule (see SetStream):
 	// drained holds 1 + the read readiness count at which a short read
 	// emptied the kernel buffer, or 0.
@@ -103,16 +109,32 @@ func (r *reactor) release(f *FD) {
 // ready records readiness and collects the waiters it satisfies.
 func (f *FD) ready(ev poller.Event, ws []Waker) []Waker {
 	f.mu.Lock()
+	if ev.Hangup || ev.Err {
+		// Set before the counts move, so a reader that sees the new count
+		// sees the flag too.
+		f.hup.Store(true)
+	}
 	for d, on := range [2]bool{ev.Readable, ev.Writable} {
 		if on {
 			f.seq[d].Add(1)
-			if w := f.waker[d]; w != nil {
-				ws = append(ws, w)
-				f.waker[d] = nil
-			}
+			ws = f.takeWakers(d, ws)
 		}
 	}
 	f.mu.Unlock()
+	return ws
+}
+
+// takeWakers moves direction d's waiters to ws; f.mu is held.
+func (f *FD) takeWakers(d int, ws []Waker) []Waker {
+	if w := f.waker[d]; w != nil {
+		ws = append(ws, w)
+		f.waker[d] = nil
+	}
+	if f.extra != nil && len(f.extra[d]) > 0 {
+		ws = append(ws, f.extra[d]...)
+		clear(f.extra[d])
+		f.extra[d] = f.extra[d][:0]
+	}
 	return ws
 }
 
@@ -133,12 +155,18 @@ func (f *FD) wait(cx *Context, d int, seq uint64) (retry, closed bool) {
 		f.mu.Unlock()
 		return true, false
 	}
-	old := f.waker[d]
-	f.waker[d] = w
-	f.mu.Unlock()
-	if old != nil && old != w {
-		old.Wake()
+	switch old := f.waker[d]; {
+	case old == nil || old == w:
+		f.waker[d] = w
+	default:
+		if f.extra == nil {
+			f.extra = new([2][]Waker)
+		}
+		if !slices.Contains(f.extra[d], w) {
+			f.extra[d] = append(f.extra[d], w)
+		}
 	}
+	f.mu.Unlock()
 	return false, false
 }
 
@@ -180,13 +208,10 @@ func (f *FD) Close() error {
 		return os.ErrClosed
 	}
 	f.mu.Lock()
-	ws := f.waker
-	f.waker = [2]Waker{}
+	ws := f.takeWakers(dirWrite, f.takeWakers(dirRead, nil))
 	f.mu.Unlock()
 	for _, w := range ws {
-		if w != nil {
-			w.Wake()
-		}
+		w.Wake()
 	}
 	if old == 0 {
 		return f.destroy()
@@ -209,7 +234,7 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 		n := 0
 		// A short read at this very readiness count emptied the buffer:
 		// wait for the next readiness instead of a read that fails.
-		if want == 0 || f.drained.Load() != seq+1 {
+		if want == 0 || f.drained.Load() != seq+1 || f.hup.Load() {
 			n, err = op(f.fd)
 		}
 		switch err {

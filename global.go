@@ -43,11 +43,16 @@ func GlobalExecutor() *Executor {
 		}
 		global.ex = NewExecutor()
 		for range n {
-			go Run(global.ex, Never[struct{}]())
+			go globalWorker(global.ex)
 		}
 	}
 	return global.ex
 }
+
+// globalWorker runs the global executor for the life of the process. It is
+// a named function so that its goroutines are recognizable in stack traces
+// and leak checkers (goleak.IgnoreAnyFunction("github.com/smolgo/smol.globalWorker")).
+func globalWorker(ex *Executor) { Run(ex, Never[struct{}]()) }
 
 // Spawn starts f as a task on the global executor; see [SpawnOn]. The global
 // executor suits programs and tests that need no control over where tasks

@@ -93,10 +93,17 @@ func (ex *LocalExecutor) runMain(main func(*Context) bool) error {
 	mw.woken.Store(true)
 	mcx := &Context{waker: mw}
 	for !ex.closed.Load() {
-		// The main future first whenever it was woken, then one task; park
+		// The main future first whenever it was woken; if it is still
+		// pending, every task queued at that moment runs before main is
+		// polled again (so a main that yields lets the others run). Park
 		// only when neither has anything to do.
-		if mw.woken.Swap(false) && main(mcx) {
-			return nil
+		if mw.woken.Swap(false) {
+			if main(mcx) {
+				return nil
+			}
+			for n := ex.Len(); n > 0 && ex.runOne(); n-- {
+			}
+			continue
 		}
 		if !ex.runOne() && !mw.woken.Load() {
 			ex.p.park()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 
 func socketpair(t testing.TB) (*FD, *FD) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	unix.CloseOnExec(fds[0])
+	unix.CloseOnExec(fds[1])
 	a, err := NewFD(fds[0])
 	if err != nil {
 		t.Fatal(err)
@@ -171,11 +174,12 @@ func TestStaleReadinessDoesNotWakeNewWaiter(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	r := mustReactor()
-	// A byte arrives and its readiness is counted while nobody waits.
+	// A byte arrives and its readiness is counted while nobody waits (by
+	// this goroutine or any other that drives the reactor).
+	seq := a.seq[dirRead].Load()
 	if _, err := unix.Write(b.Fd(), []byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	seq := a.seq[dirRead].Load()
 	for a.seq[dirRead].Load() == seq {
 		pollReactor()
 		if !r.lock.Load() {
@@ -395,5 +399,80 @@ func TestCloseDuringWaitNeverHangs(t *testing.T) {
 			t.Fatalf("read ended with %v, want os.ErrClosed", err)
 		}
 		b.Close()
+	}
+}
+
+// TestStreamEOFAfterCountedData: data and the end of the stream arrive in
+// one readiness event, counted before anyone reads; the short read of the
+// data must not hide the end of file.
+func TestStreamEOFAfterCountedData(t *testing.T) {
+	for range 20 {
+		a, b := socketpair(t)
+		a.SetStream()
+		if _, err := unix.Write(b.Fd(), []byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Shutdown(b.Fd(), unix.SHUT_WR); err != nil {
+			t.Fatal(err)
+		}
+		BlockOn[time.Time](Sleep(2 * time.Millisecond)) // the reactor counts the event
+		buf := make([]byte, 64)
+		var got []int
+		res := BlockOn(Timeout(PollFn[int](func(cx *Context) (int, bool) {
+			for {
+				n, ok, err := a.PollRead(cx, buf)
+				if !ok {
+					return 0, false
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				got = append(got, n)
+				if n == 0 {
+					return len(got), true
+				}
+			}
+		}), 5*time.Second))
+		if res.Err != nil || len(got) != 2 || got[0] != 3 {
+			t.Fatalf("reads %v, %v: end of file not seen after the data", got, res.Err)
+		}
+		a.Close()
+		b.Close()
+	}
+}
+
+// TestTwoReadersDoNotSpin: two tasks waiting to read one idle FD are both
+// parked, not woken over and over, and both are served when data comes.
+func TestTwoReadersDoNotSpin(t *testing.T) {
+	a, b := socketpair(t)
+	defer a.Close()
+	defer b.Close()
+	ex := NewLocalExecutor()
+	defer ex.Close()
+	var polls atomic.Int32
+	reader := func() Future[int] {
+		buf := make([]byte, 1)
+		return PollFn[int](func(cx *Context) (int, bool) {
+			polls.Add(1)
+			n, ok, _ := a.PollRead(cx, buf)
+			return n, ok
+		})
+	}
+	r1, r2 := SpawnOn(ex, reader()), SpawnOn(ex, reader())
+	for ex.TryTick() {
+	}
+	for range 10 {
+		pollReactor()
+		for ex.TryTick() {
+		}
+	}
+	if n := polls.Load(); n != 2 {
+		t.Fatalf("%d polls of two idle readers, want 2", n)
+	}
+	if _, err := unix.Write(b.Fd(), []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ex, Join[int, int](r1, r2)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -155,7 +155,8 @@ func (h *header) wakeAwaiter() {
 //
 // If the task panicked, polling the handle panics with a [*PanicError]. If
 // the task was canceled, the handle is ready with the zero value and
-// [Task.Err] tells why.
+// [Task.Err] tells why. A handle is awaited by one task at a time: it keeps
+// the waker of its latest poll only.
 type Task[T any] struct {
 	out T // first: a zero-size last field would be padded
 	header

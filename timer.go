@@ -102,12 +102,13 @@ func (t *Timer) reset(when int64) {
 }
 
 // Stop disarms the timer: it will not fire until Reset. It reports whether
-// the timer was armed. A task awaiting a stopped timer is not woken.
+// the timer was armed, that is, had a deadline that had not yet fired. A
+// task awaiting a stopped timer is not woken.
 func (t *Timer) Stop() bool {
 	r := t.r
 	r.tmu.Lock()
 	defer r.tmu.Unlock()
-	armed := t.when != noDeadline
+	armed := t.idx >= 0 || (t.when != noDeadline && t.when > r.now())
 	if t.idx >= 0 {
 		r.timers.remove(t)
 	}

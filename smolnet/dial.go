@@ -282,6 +282,7 @@ func (f *dialFuture) start() (connected bool, err error) {
 		unix.Close(s)
 		return false, err
 	}
+	fd.SetStream() // a TCP stream: see smol.FD.SetStream
 	f.fd = fd
 	f.guard.fd.Store(fd)
 	// Registered before connecting, so the edge that ends the connect is

@@ -192,6 +192,7 @@ func (l *TCPListener) newConn(nfd int, sa unix.Sockaddr) (c *TCPConn, err error)
 	if err != nil {
 		return nil, err
 	}
+	fd.SetStream()
 	return closeWhenUnreachable(&TCPConn{stream: stream{fd}, laddr: laddr, raddr: sockaddrToAddrPort(sa)}, fd), nil
 }
 

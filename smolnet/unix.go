@@ -83,6 +83,7 @@ func (l *UnixListener) PollAccept(cx *smol.Context) (*UnixConn, bool, error) {
 		unix.Close(nfd)
 		return nil, true, l.opErr("accept", err)
 	}
+	fd.SetStream()
 	// The client of a Unix socket is usually unbound, so its address is
 	// empty, as in Go's net.
 	return closeWhenUnreachable(&UnixConn{stream: stream{fd}, laddr: l.path}, fd), true, nil
@@ -154,6 +155,7 @@ func (f *dialUnixFuture) Poll(cx *smol.Context) (smol.Result[*UnixConn], bool) {
 			unix.Close(s)
 			return fail(err)
 		}
+		fd.SetStream()
 		f.fd = fd
 		switch err := unix.Connect(s, &unix.SockaddrUnix{Name: f.path}); err {
 		case nil:

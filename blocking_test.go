@@ -1,0 +1,180 @@
+package smol_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/smolgo/smol"
+)
+
+// waitIdle waits until every goroutine of pool has exited.
+func waitIdle(t *testing.T, pool *smol.BlockingPool) {
+	t.Helper()
+	waitFor(t, "the pool's goroutines to exit", func() bool { return pool.Threads() == 0 })
+}
+
+func TestUnblockOnResult(t *testing.T) {
+	checkLeaks(t)
+	pool := smol.NewBlockingPool(2, 10*time.Millisecond)
+	defer waitIdle(t, pool)
+	if got := smol.BlockOn(smol.UnblockOn(pool, func() string { return "done" })); got != "done" {
+		t.Fatalf("got %q", got)
+	}
+	// Awaited from tasks, many at once.
+	ex := smol.NewLocalExecutor()
+	defer ex.Close()
+	var fs []smol.Future[int]
+	for i := range 20 {
+		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.UnblockOn(pool, func() int {
+			time.Sleep(time.Millisecond) // a blocking call
+			return i
+		}), func(n int) int { return n * n })))
+	}
+	got, err := smol.Run(ex, smol.JoinAll(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != i*i {
+			t.Fatalf("got %v", got)
+		}
+	}
+}
+
+func TestUnblockOnStartsAtOnce(t *testing.T) {
+	// The function runs whether or not the future is polled.
+	checkLeaks(t)
+	pool := smol.NewBlockingPool(1, 10*time.Millisecond)
+	defer waitIdle(t, pool)
+	ran := make(chan struct{})
+	f := smol.UnblockOn(pool, func() int { close(ran); return 1 })
+	<-ran
+	var v int
+	waitFor(t, "the result", func() bool { var ok bool; v, ok = f.Poll(noop); return ok })
+	if v != 1 {
+		t.Fatalf("got %d", v)
+	}
+}
+
+//go:noinline
+func blockingPanicStep() int { panic(errors.New("blocking boom")) }
+
+func TestUnblockOnPanic(t *testing.T) {
+	checkLeaks(t)
+	pool := smol.NewBlockingPool(1, 10*time.Millisecond)
+	defer waitIdle(t, pool)
+	f := smol.UnblockOn(pool, blockingPanicStep)
+	v := mustPanic(t, func() { smol.BlockOn(f) })
+	pe, ok := v.(*smol.PanicError)
+	if !ok {
+		t.Fatalf("panicked with %#v, want *smol.PanicError", v)
+	}
+	if err, _ := pe.Value.(error); err == nil || err.Error() != "blocking boom" {
+		t.Fatalf("Value = %#v", pe.Value)
+	}
+	if !strings.Contains(string(pe.Stack), "blockingPanicStep") {
+		t.Fatalf("the stack does not mention the panicking function:\n%s", pe.Stack)
+	}
+	// The pool survives the panic.
+	if got := smol.BlockOn(smol.UnblockOn(pool, func() int { return 2 })); got != 2 {
+		t.Fatalf("after a panic: got %d", got)
+	}
+}
+
+func TestBlockingPoolLimit(t *testing.T) {
+	checkLeaks(t)
+	const limit, jobs = 4, 100
+	pool := smol.NewBlockingPool(limit, 10*time.Millisecond)
+	defer waitIdle(t, pool)
+	var running, peak, started atomic.Int32
+	gate := make(chan struct{})
+	var fs []smol.Future[int]
+	for i := range jobs {
+		fs = append(fs, smol.UnblockOn(pool, func() int {
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			started.Add(1)
+			<-gate
+			running.Add(-1)
+			return i
+		}))
+	}
+	// With every goroutine blocked, exactly limit jobs have started and the
+	// other 96 wait in the queue.
+	waitFor(t, "the pool to fill", func() bool { return started.Load() == limit })
+	if n := pool.Threads(); n != limit {
+		t.Fatalf("Threads() = %d with %d jobs queued, want %d", n, jobs, limit)
+	}
+	close(gate)
+	got := smol.BlockOn(smol.JoinAll(fs))
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("results %v", got)
+		}
+	}
+	if p := peak.Load(); p > limit {
+		t.Fatalf("%d jobs ran at once, limit %d", p, limit)
+	}
+	if n := pool.Threads(); n > limit {
+		t.Fatalf("Threads() = %d, limit %d", n, limit)
+	}
+}
+
+func TestBlockingPoolIdleExit(t *testing.T) {
+	checkLeaks(t)
+	pool := smol.NewBlockingPool(3, 5*time.Millisecond)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	var fs []smol.Future[struct{}]
+	for range 3 {
+		wg.Add(1)
+		fs = append(fs, smol.UnblockOn(pool, func() struct{} { wg.Done(); <-gate; return struct{}{} }))
+	}
+	wg.Wait()
+	if n := pool.Threads(); n != 3 {
+		t.Fatalf("Threads() = %d with 3 blocked jobs, want 3", n)
+	}
+	close(gate)
+	smol.BlockOn(smol.JoinAll(fs))
+	// Idle goroutines exit after the timeout.
+	waitIdle(t, pool)
+	// And the pool starts new ones for new work.
+	if got := smol.BlockOn(smol.UnblockOn(pool, func() int { return 5 })); got != 5 {
+		t.Fatalf("got %d", got)
+	}
+	waitIdle(t, pool)
+}
+
+func TestNewBlockingPoolBadArgs(t *testing.T) {
+	for _, c := range []struct {
+		n int
+		d time.Duration
+	}{{0, time.Second}, {-1, time.Second}, {1, 0}, {1, -time.Second}} {
+		mustPanic(t, func() { smol.NewBlockingPool(c.n, c.d) })
+	}
+}
+
+func TestUnblock(t *testing.T) {
+	// The default pool's idle goroutines exit 500ms after their last job;
+	// TestMain waits for them, so this test does not.
+	checkLeaks(t, goleak.IgnoreAnyFunction("github.com/smolgo/smol.(*BlockingPool).work"))
+	f := smol.Unblock(func() error {
+		_, err := os.Stat(os.DevNull)
+		return err
+	})
+	if err := smol.BlockOn(f); err != nil {
+		t.Fatal(err)
+	}
+}

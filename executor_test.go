@@ -1,0 +1,412 @@
+package smol_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smolgo/smol"
+)
+
+// counted is a trivial task: it adds one to n and tells cd it is done.
+type counted struct {
+	n  *atomic.Int64
+	cd *countdown
+}
+
+func (c counted) Poll(*smol.Context) (struct{}, bool) {
+	c.n.Add(1)
+	c.cd.Done()
+	return struct{}{}, true
+}
+
+// startWorkers starts n goroutines running ex. The returned stop function
+// ends them, by their main futures if want is nil, else by the executor's
+// Close that the caller did (then it does not touch the main futures, which
+// could otherwise win the race with Close); it waits for them and checks
+// that each Run returned want.
+func startWorkers(t *testing.T, ex *smol.Executor, n int) (stop func(want error)) {
+	t.Helper()
+	sig := make([]*signal[struct{}], n)
+	done := make([]<-chan error, n)
+	for i := range n {
+		sig[i] = newSignal[struct{}]()
+		done[i] = runIn(ex, sig[i])
+	}
+	return func(want error) {
+		t.Helper()
+		for i := range n {
+			if want == nil {
+				sig[i].Fire(struct{}{})
+			}
+			if err := <-done[i]; err != want {
+				t.Errorf("worker %d: Run returned %v, want %v", i, err, want)
+			}
+		}
+	}
+}
+
+// millionRuns counts runs of TestExecutorMillionTasks in this process.
+var millionRuns atomic.Int32
+
+func TestExecutorMillionTasks(t *testing.T) {
+	checkLeaks(t)
+	// A million tasks take about 14s under the race detector on two cores;
+	// repeated runs (-count) there use a tenth of that.
+	n := 1_000_000
+	if raceEnabled && millionRuns.Add(1) > 1 {
+		n = 100_000
+	}
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	stop := startWorkers(t, ex, 2)
+	var ran atomic.Int64
+	cd := newCountdown(n)
+	// Half the tasks are spawned from outside, half by tasks running on
+	// the workers, so both spawn paths are counted.
+	const spawners = 100
+	for range n / 2 {
+		smol.SpawnOn(ex, counted{&ran, cd})
+	}
+	for range spawners {
+		smol.SpawnOn(ex, smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+			for range n / 2 / spawners {
+				smol.SpawnOn(ex, counted{&ran, cd})
+			}
+			return struct{}{}, true
+		}))
+	}
+	guard, cancel := hangGuard()
+	defer cancel()
+	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+		t.Fatalf("only %d of %d tasks ran", ran.Load(), n)
+	}
+	stop(nil)
+	if got := ran.Load(); got != int64(n) {
+		t.Fatalf("%d tasks ran, want %d", got, n)
+	}
+}
+
+func TestExecutorManyRunCallers(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	const callers = 8
+	var wg sync.WaitGroup
+	errs := make(chan string, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each caller's main future awaits tasks that any worker may run.
+			var fs []smol.Future[int]
+			for j := range 50 {
+				fs = append(fs, smol.SpawnOn(ex, yields(j%5, i*100+j)))
+			}
+			got, err := smol.Run(ex, smol.JoinAll(fs))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			for j, v := range got {
+				if v != i*100+j {
+					errs <- "wrong value"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestExecutorTasksSpawnedBeforeWorkers(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	var fs []smol.Future[int]
+	for i := range 10 {
+		fs = append(fs, smol.SpawnOn(ex, yields(2, i)))
+	}
+	got, err := smol.Run(ex, smol.JoinAll(fs))
+	if err != nil || len(got) != 10 || got[9] != 9 {
+		t.Fatalf("Run: (%v, %v)", got, err)
+	}
+}
+
+func TestExecutorSpawnTree(t *testing.T) {
+	// Tasks spawn children from inside their polls, two per level.
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	stop := startWorkers(t, ex, 2)
+	const depth = 12
+	cd := newCountdown(1<<(depth+1) - 1)
+	var spawn func(level int)
+	spawn = func(level int) {
+		smol.SpawnOn(ex, smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+			if level < depth {
+				spawn(level + 1)
+				spawn(level + 1)
+			}
+			cd.Done()
+			return struct{}{}, true
+		})).Detach()
+	}
+	spawn(0)
+	guard, cancel := hangGuard()
+	defer cancel()
+	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+		t.Fatalf("%d tasks of the tree never ran", cd.left.Load())
+	}
+	stop(nil)
+}
+
+func TestExecutorClosePending(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	stop := startWorkers(t, ex, 2)
+	var tasks []*smol.Task[int]
+	var polls atomic.Int32
+	var dropped []func() bool
+	// Idle tasks, tasks awaiting other tasks, and tasks that keep yielding
+	// (so some are queued or running when Close comes).
+	for i := range 100 {
+		switch i % 3 {
+		case 0:
+			f, d := dropTracker(&polls)
+			dropped = append(dropped, d)
+			tasks = append(tasks, smol.SpawnOn(ex, f))
+		case 1:
+			tasks = append(tasks, smol.SpawnOn(ex, smol.Future[int](tasks[i-1])))
+		default:
+			tasks = append(tasks, smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+				cx.Waker().Wake()
+				return 0, false
+			})))
+		}
+	}
+	waitFor(t, "every idle task to be polled", func() bool { return polls.Load() == 34 })
+	ex.Close()
+	stop(smol.ErrClosed)
+	for i, task := range tasks {
+		if !task.IsFinished() || task.Err() != smol.ErrClosed {
+			t.Fatalf("task %d after Close: finished %v, err %v", i, task.IsFinished(), task.Err())
+		}
+	}
+	for i, d := range dropped {
+		if !d() {
+			t.Fatalf("idle task %d still holds its future after Close", i)
+		}
+	}
+	if _, err := smol.Run(ex, smol.Ready(1)); err != smol.ErrClosed {
+		t.Fatalf("Run after Close: %v", err)
+	}
+	late := smol.SpawnOn(ex, smol.Ready(1))
+	if !late.IsFinished() || late.Err() != smol.ErrClosed {
+		t.Fatalf("spawn after Close: finished %v, err %v", late.IsFinished(), late.Err())
+	}
+	ex.Close() // twice is harmless
+}
+
+func TestExecutorCloseFromTask(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	other := startWorkers(t, ex, 1)
+	pending := smol.SpawnOn(ex, smol.Never[int]())
+	smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+		ex.Close()
+		return 0, true
+	}))
+	if _, err := smol.Run(ex, smol.Never[int]()); err != smol.ErrClosed {
+		t.Fatalf("Run: %v, want ErrClosed", err)
+	}
+	other(smol.ErrClosed)
+	if pending.Err() != smol.ErrClosed {
+		t.Fatalf("pending task: %v", pending.Err())
+	}
+}
+
+func TestExecutorLeavingWorkerHandsOffTasks(t *testing.T) {
+	// Tasks that keep yielding sit in the local queue of the worker that
+	// polls them. When that worker's Run returns, its queued tasks must go
+	// to the remaining worker; stranded tasks would hang the test.
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	const tasks, steps = 200, 100
+	var total atomic.Int64
+	leave := newSignal[struct{}]()
+	cd := newCountdown(tasks)
+	for range tasks {
+		left := steps
+		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+			if total.Add(1) == tasks*steps/4 {
+				leave.Fire(struct{}{})
+			}
+			if left--; left == 0 {
+				cd.Done()
+				return struct{}{}, true
+			}
+			cx.Waker().Wake()
+			return struct{}{}, false
+		})).Detach()
+	}
+	// Worker A runs alone until a quarter of the work is done, then leaves
+	// with its local queue still full of yielded tasks.
+	doneA := runIn(ex, leave)
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	if cd.left.Load() == 0 {
+		t.Fatal("all tasks finished before the worker left; the test proves nothing")
+	}
+	guard, cancel := hangGuard()
+	defer cancel()
+	e, err := smol.Run(ex, smol.Select(smol.Future[struct{}](cd), guard))
+	if err != nil || e.Index != 0 {
+		t.Fatalf("%d tasks stranded after their worker left (Run: %v)", cd.left.Load(), err)
+	}
+	if total.Load() != tasks*steps {
+		t.Fatalf("%d polls, want %d", total.Load(), tasks*steps)
+	}
+}
+
+func TestExecutorStealing(t *testing.T) {
+	// Worker A polls every task once, so all of them sit in A's local queue
+	// (a task woken during its own poll is queued locally). Worker B starts
+	// after that: the only way it can poll a task is to steal it from A.
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	const tasks = 64
+	var mu sync.Mutex
+	pollers := make(map[uint64]int) // goroutine id -> polls
+	firstPolls := 0
+	var stopping atomic.Bool
+	cd := newCountdown(tasks)
+	for range tasks {
+		first := true
+		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+			mu.Lock()
+			pollers[goid()]++
+			if first {
+				first = false
+				firstPolls++
+			}
+			mu.Unlock()
+			if stopping.Load() {
+				cd.Done()
+				return struct{}{}, true
+			}
+			cx.Waker().Wake()
+			return struct{}{}, false
+		})).Detach()
+	}
+	stopA := newSignal[struct{}]()
+	doneA := runIn(ex, stopA)
+	waitFor(t, "worker A to poll every task", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstPolls == tasks
+	})
+	mu.Lock()
+	if len(pollers) != 1 {
+		t.Fatalf("%d goroutines polled tasks with one worker", len(pollers))
+	}
+	var idA uint64
+	for id := range pollers {
+		idA = id
+	}
+	mu.Unlock()
+	stopB := newSignal[struct{}]()
+	doneB := runIn(ex, stopB)
+	waitFor(t, "worker B to steal a task", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pollers) > 1
+	})
+	stopping.Store(true)
+	guard, cancel := hangGuard()
+	defer cancel()
+	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+		t.Fatal("tasks did not finish")
+	}
+	stopA.Fire(struct{}{})
+	stopB.Fire(struct{}{})
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-doneB; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range pollers {
+		if id != idA {
+			t.Logf("worker A polled %d times, worker B %d times", pollers[idA], n)
+		}
+	}
+}
+
+func TestExecutorGlobalQueueNotStarved(t *testing.T) {
+	// One worker whose local queue is never empty: tasks that keep yielding.
+	// A task spawned from outside goes to the global queue and must still
+	// run while they yield.
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	var stopping atomic.Bool
+	var busy sync.WaitGroup
+	started := newCountdown(4)
+	for range 4 {
+		busy.Add(1)
+		first := true
+		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+			if first {
+				first = false
+				started.Done()
+			}
+			if stopping.Load() {
+				busy.Done()
+				return struct{}{}, true
+			}
+			cx.Waker().Wake()
+			return struct{}{}, false
+		})).Detach()
+	}
+	stop := newSignal[struct{}]()
+	done := runIn(ex, stop)
+	smol.BlockOn(smol.Future[struct{}](started))
+	late := smol.SpawnOn(ex, smol.Ready("ran"))
+	guard, cancel := hangGuard()
+	defer cancel()
+	e := smol.BlockOn(smol.Select(smol.Future[string](late), guard))
+	stopping.Store(true)
+	busy.Wait()
+	stop.Fire(struct{}{})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.Index != 0 || e.A != "ran" {
+		t.Fatal("a task on the global queue starved behind a busy local queue")
+	}
+}
+
+func TestExecutorYieldNowInRunMain(t *testing.T) {
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	var ran atomic.Int32
+	for range 3 {
+		smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { ran.Add(1); return 0, true }))
+	}
+	got, err := smol.Run(ex, smol.Then(smol.YieldNow(), func(struct{}) smol.Future[int32] {
+		return smol.Ready(ran.Load())
+	}))
+	if err != nil || got != 3 {
+		t.Fatalf("main resumed after %d of 3 runnable tasks ran (err %v)", got, err)
+	}
+}

@@ -1,0 +1,107 @@
+// Package echo is the echo server that smolbench and the benchmark module
+// run on smol: one small state machine per connection, all on one
+// LocalExecutor, no goroutine per connection.
+//
+// An idle connection holds no read buffer. Every connection reads into one
+// buffer shared by the executor's goroutine and writes straight from it; it
+// keeps a copy only of bytes the kernel did not take at once, until they are
+// written. That is how gnet and nbio reach a few hundred bytes per idle
+// connection.
+package echo
+
+import (
+	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/smolnet"
+)
+
+// Server accepts connections on a listener and echoes them, spawning one
+// task per connection on its executor. It is itself a future, never ready
+// unless accepting fails for good: run it with smol.Run.
+type Server struct {
+	ln     *smolnet.TCPListener
+	ex     *smol.LocalExecutor
+	buf    []byte
+	OnErr  func(error) // receives accept errors; nil ignores them
+	closed bool
+}
+
+// NewServer returns a server for ln whose connection tasks run on ex.
+func NewServer(ln *smolnet.TCPListener, ex *smol.LocalExecutor) *Server {
+	return &Server{ln: ln, ex: ex, buf: make([]byte, 64<<10)}
+}
+
+// Poll accepts every pending connection and spawns its task. It is ready,
+// with the error, only when the listener is closed.
+func (s *Server) Poll(cx *smol.Context) (error, bool) {
+	for {
+		c, ok, err := s.ln.PollAccept(cx)
+		if !ok {
+			return nil, false
+		}
+		if err != nil {
+			if s.OnErr != nil {
+				s.OnErr(err)
+			}
+			return err, true
+		}
+		smol.SpawnOn(s.ex, &Conn{c: c, buf: s.buf}).Detach()
+	}
+}
+
+// Conn echoes one connection: the socket, the shared read buffer, and the
+// bytes not yet written back.
+type Conn struct {
+	c    *smolnet.TCPConn
+	buf  []byte
+	pend []byte
+}
+
+// NewConn returns the state machine that echoes c, reading into buf, which
+// it shares with every other Conn polled on the same goroutine.
+func NewConn(c *smolnet.TCPConn, buf []byte) *Conn { return &Conn{c: c, buf: buf} }
+
+// Poll echoes until the peer closes or an error occurs, then closes the
+// connection and is ready. After the peer's half-close everything already
+// read is still written back before the close.
+func (e *Conn) Poll(cx *smol.Context) (struct{}, bool) {
+	for budget := 0; ; budget++ {
+		// Finish writing what is pending before reading more: a slow
+		// reader stops this connection's reads (back-pressure).
+		for len(e.pend) > 0 {
+			n, ok, err := e.c.PollWrite(cx, e.pend)
+			if !ok {
+				return struct{}{}, false
+			}
+			if err != nil {
+				e.c.Close()
+				return struct{}{}, true
+			}
+			e.pend = e.pend[n:]
+		}
+		e.pend = nil
+		// Yield now and then so a connection that is always readable does
+		// not starve the others.
+		if budget == 16 {
+			cx.Waker().Wake()
+			return struct{}{}, false
+		}
+		n, ok, err := e.c.PollRead(cx, e.buf)
+		if !ok {
+			return struct{}{}, false
+		}
+		if err != nil || n == 0 {
+			e.c.Close()
+			return struct{}{}, true
+		}
+		m, ok, err := e.c.PollWrite(cx, e.buf[:n])
+		if ok && err != nil {
+			e.c.Close()
+			return struct{}{}, true
+		}
+		if m < n {
+			// The shared buffer is reused by the next connection: keep a
+			// copy of what is left.
+			e.pend = append([]byte(nil), e.buf[m:n]...)
+		}
+	}
+}
