@@ -60,8 +60,10 @@ package poller
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -92,6 +94,20 @@ type backend struct {
 	// detector's instrumentation of unix.Read does: one allocation per
 	// wake-up).
 	drainBuf [64]byte
+
+	// file wraps epfd so that a blocking Wait parks its goroutine in the Go
+	// runtime's own network poller (an epoll fd is itself pollable: it is
+	// readable when it has events) instead of blocking a thread in
+	// epoll_pwait; rc is its raw handle. nil if the runtime refused the fd.
+	// deadline reports whether file has a read deadline set.
+	file     *os.File
+	rc       syscall.RawConn
+	deadline bool
+	// onReadable is the callback rc.Read runs, made once so that a wait
+	// does not allocate a closure; it leaves its results in pr and perrno.
+	onReadable func(uintptr) bool
+	pr         int
+	perrno     unix.Errno
 }
 
 // eventfdOne is the 8-byte native-endian 1 that a write to an eventfd adds
@@ -133,7 +149,50 @@ func (b *backend) init() error {
 		b.close()
 		return err
 	}
+
+	// Hand epfd to the Go runtime's poller for blocking waits.
+	if unix.SetNonblock(b.epfd, true) == nil {
+		b.file = os.NewFile(uintptr(b.epfd), "smol-epoll")
+		if rc, err := b.file.SyscallConn(); err == nil {
+			b.rc = rc
+			b.onReadable = func(uintptr) bool {
+				b.pr, b.perrno = epollPwaitNow(b.epfd, b.raw)
+				return b.pr != 0 || b.perrno != 0
+			}
+		}
+	}
 	return nil
+}
+
+// parkWait blocks until epfd has events or timeout (< 0: none) passes, by
+// parking the goroutine in the Go runtime's poller: the thread and its P go
+// on to run other goroutines, as they do for a goroutine blocked on a
+// net.Conn. Blocking in epoll_pwait instead holds the P until the runtime's
+// monitor takes it back, which at GOMAXPROCS=1 stalls every other goroutine
+// for up to 10ms, and under load makes the monitor take and return the P on
+// every wait. ok is false if the runtime cannot wait on epfd.
+func (b *backend) parkWait(timeout time.Duration) (r int, errno unix.Errno, ok bool) {
+	// Wake-ups and timers come as readiness of epfd or as the deadline.
+	if timeout > 0 {
+		b.file.SetReadDeadline(time.Now().Add(timeout))
+		b.deadline = true
+	} else if b.deadline {
+		b.file.SetReadDeadline(time.Time{})
+		b.deadline = false
+	}
+	// The runtime registered epfd edge-triggered: after this callback saw
+	// no events, the next event to reach epfd is a new edge, and one that
+	// arrived in between leaves the runtime's ready flag set, so the
+	// callback runs again at once. Either way no event is slept through.
+	err := b.rc.Read(b.onReadable)
+	switch {
+	case err == nil:
+		return b.pr, b.perrno, true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, 0, true
+	}
+	b.rc = nil // not pollable after all: block in the kernel from now on
+	return 0, 0, false
 }
 
 // setKey stores key in the epoll_event data union: low half in Fd, high
@@ -193,17 +252,23 @@ func (b *backend) wait(events []Event, timeout time.Duration) (n int, woke bool,
 		b.raw = make([]unix.EpollEvent, len(events))
 	}
 	raw := b.raw[:len(events)]
+	b.raw = raw // onReadable fills b.raw: make it the caller's length
 
-	// Wait in the kernel.
-	var r int
-	var errno unix.Errno
-	switch {
-	case timeout < 0:
-		r, errno = epollPwait(b.epfd, raw, -1)
-	case timeout == 0:
-		r, errno = epollPwaitNow(b.epfd, raw)
-	default:
-		r, errno = b.timedWait(raw, timeout)
+	// Look without blocking; if nothing is ready, park the goroutine in the
+	// Go runtime's poller, or failing that block in the kernel.
+	r, errno := epollPwaitNow(b.epfd, raw)
+	if r == 0 && errno == 0 && timeout != 0 {
+		ok := false
+		if b.rc != nil {
+			r, errno, ok = b.parkWait(timeout)
+		}
+		switch {
+		case ok:
+		case timeout < 0:
+			r, errno = epollPwait(b.epfd, raw, -1)
+		default:
+			r, errno = b.timedWait(raw, timeout)
+		}
 	}
 	if errno == unix.EINTR {
 		b.interrupted++
@@ -353,6 +418,13 @@ func (b *backend) close() error {
 	}
 	b.wakeW = -1
 	closeFd(&b.wakeR)
+	if b.file != nil {
+		// The File owns epfd now.
+		if err := b.file.Close(); err != nil && first == nil {
+			first = err
+		}
+		b.file, b.rc, b.epfd = nil, nil, -1
+	}
 	closeFd(&b.epfd)
 	return first
 }
