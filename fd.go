@@ -27,25 +27,27 @@ import (
 // that registered after it, and an edge that arrives between the syscall
 // and the registration is never lost.
 type FD struct {
-	fd    int
+	fd    int32
+	flags atomic.Uint32 // fdFreed, fdHup, fdStream
 	key   uint64
-	r     *reactor
 	refs  atomic.Uint64 // fdClosed bit plus operations in flight
-	freed atomic.Bool   // the descriptor has been deregistered and closed
 	mu    sync.Mutex    // guards waker and extra
 	seq   [2]atomic.Uint64
 	waker [2]Waker
 	extra *[2][]Waker // waiters beyond the first in each direction; rare
-	// hup is set once an event reports hang-up or error: from then on a
-	// short read proves nothing (the end of the stream may be queued behind
-	// the data, with no edge to come), so reads go to the kernel.
-	hup atomic.Bool
-	// stream and drained implement the short-read rule (see SetStream):
-	// drained holds 1 + the read readiness count at which a short read
-	// emptied the kernel buffer, or 0.
-	stream  bool
+	// drained implements the short-read rule (see SetStream): 1 + the read
+	// readiness count at which a short read emptied the kernel buffer, or 0.
 	drained atomic.Uint64
 }
+
+// FD flags. fdHup is set once an event reports hang-up or error: from then
+// on a short read proves nothing (the end of the stream may be queued behind
+// the data, with no edge to come), so reads go to the kernel.
+const (
+	fdFreed  uint32 = 1 << iota // deregistered and closed
+	fdHup                       // hang-up or error seen
+	fdStream                    // SetStream was called
+)
 
 const (
 	dirRead  = 0
@@ -63,7 +65,7 @@ func NewFD(fd int) (*FD, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, os.NewSyscallError("setnonblock", err)
 	}
-	f := &FD{fd: fd, r: r}
+	f := &FD{fd: int32(fd)}
 	if err := r.register(f); err != nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func NewFD(fd int) (*FD, error) {
 
 // Fd returns the descriptor, for syscalls the FD does not wrap. Do not close
 // it; use Close.
-func (f *FD) Fd() int { return f.fd }
+func (f *FD) Fd() int { return int(f.fd) }
 
 // register gives f a slot and adds its fd to the poller, edge-triggered
 // for both directions, once for its lifetime.
@@ -88,7 +90,7 @@ func (r *reactor) register(f *FD) error {
 	r.sources[i] = f
 	f.key = uint64(r.gens[i])<<32 | uint64(i)
 	r.smu.Unlock()
-	if err := r.p.Add(f.fd, f.key); err != nil {
+	if err := r.p.Add(int(f.fd), f.key); err != nil {
 		r.release(f)
 		return err
 	}
@@ -112,7 +114,7 @@ func (f *FD) ready(ev poller.Event, ws []Waker) []Waker {
 	if ev.Hangup || ev.Err {
 		// Set before the counts move, so a reader that sees the new count
 		// sees the flag too.
-		f.hup.Store(true)
+		f.flags.Or(fdHup)
 	}
 	for d, on := range [2]bool{ev.Readable, ev.Writable} {
 		if on {
@@ -188,12 +190,13 @@ func (f *FD) decref() {
 // last operation in flight: the fd number is never reused while a syscall
 // of this FD may still use it.
 func (f *FD) destroy() error {
-	if !f.freed.CompareAndSwap(false, true) {
+	if f.flags.Or(fdFreed)&fdFreed != 0 {
 		return nil
 	}
-	err := f.r.p.Delete(f.fd)
-	f.r.release(f)
-	if cerr := unix.Close(f.fd); cerr != nil {
+	r := theReactor.Load() // it exists: it registered f
+	err := r.p.Delete(int(f.fd))
+	r.release(f)
+	if cerr := unix.Close(int(f.fd)); cerr != nil {
 		return os.NewSyscallError("close", cerr)
 	}
 	return err
@@ -234,8 +237,8 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 		n := 0
 		// A short read at this very readiness count emptied the buffer:
 		// wait for the next readiness instead of a read that fails.
-		if want == 0 || f.drained.Load() != seq+1 || f.hup.Load() {
-			n, err = op(f.fd)
+		if want == 0 || f.drained.Load() != seq+1 || f.flags.Load()&fdHup != 0 {
+			n, err = op(int(f.fd))
 		}
 		switch err {
 		case unix.EINTR:
@@ -264,7 +267,7 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 // which saves a system call per message on a request-response connection.
 // Do not use it for datagram sockets or terminals, where a short read is
 // normal with more data waiting. Call it before the FD is used.
-func (f *FD) SetStream() { f.stream = true }
+func (f *FD) SetStream() { f.flags.Or(fdStream) }
 
 // Control calls op with the descriptor while guaranteeing that it stays
 // open: a concurrent Close defers the real close(2) until op returns, so op
@@ -275,7 +278,7 @@ func (f *FD) Control(op func(fd int) error) error {
 		return err
 	}
 	defer f.decref()
-	return op(f.fd)
+	return op(int(f.fd))
 }
 
 // PollRead reads into p. It is ready with the bytes read, or with an error
@@ -283,7 +286,7 @@ func (f *FD) Control(op func(fd int) error) error {
 // non-empty p is end of file.
 func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 	want := 0
-	if f.stream {
+	if f.flags.Load()&fdStream != 0 {
 		want = len(p)
 	}
 	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return unix.Read(fd, p) })

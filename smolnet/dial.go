@@ -335,5 +335,5 @@ func (f *dialFuture) established() (*TCPConn, bool, error) {
 	}
 	f.guard.fd.Store(nil)
 	f.fd = nil
-	return closeWhenUnreachable(&TCPConn{stream: stream{fd}, laddr: laddr, raddr: f.raddr}, fd), true, nil
+	return closeWhenUnreachable(&TCPConn{stream: stream{fd}, laddr: &laddr, raddr: f.raddr}, fd), true, nil
 }

@@ -18,16 +18,18 @@ import (
 // task per connection on its executor. It is itself a future, never ready
 // unless accepting fails for good: run it with smol.Run.
 type Server struct {
-	ln     *smolnet.TCPListener
-	ex     *smol.LocalExecutor
-	buf    []byte
-	OnErr  func(error) // receives accept errors; nil ignores them
-	closed bool
+	ln    *smolnet.TCPListener
+	ex    *smol.LocalExecutor
+	buf   *Buffer
+	OnErr func(error) // receives the accept error that stops the server; nil ignores it
 }
+
+// Buffer is the read buffer that the connections of one goroutine share.
+type Buffer [64 << 10]byte
 
 // NewServer returns a server for ln whose connection tasks run on ex.
 func NewServer(ln *smolnet.TCPListener, ex *smol.LocalExecutor) *Server {
-	return &Server{ln: ln, ex: ex, buf: make([]byte, 64<<10)}
+	return &Server{ln: ln, ex: ex, buf: new(Buffer)}
 }
 
 // Poll accepts every pending connection and spawns its task. It is ready,
@@ -49,16 +51,16 @@ func (s *Server) Poll(cx *smol.Context) (error, bool) {
 }
 
 // Conn echoes one connection: the socket, the shared read buffer, and the
-// bytes not yet written back.
+// bytes not yet written back; 40 bytes in all.
 type Conn struct {
 	c    *smolnet.TCPConn
-	buf  []byte
+	buf  *Buffer
 	pend []byte
 }
 
 // NewConn returns the state machine that echoes c, reading into buf, which
 // it shares with every other Conn polled on the same goroutine.
-func NewConn(c *smolnet.TCPConn, buf []byte) *Conn { return &Conn{c: c, buf: buf} }
+func NewConn(c *smolnet.TCPConn, buf *Buffer) *Conn { return &Conn{c: c, buf: buf} }
 
 // Poll echoes until the peer closes or an error occurs, then closes the
 // connection and is ready. After the peer's half-close everything already
@@ -85,7 +87,7 @@ func (e *Conn) Poll(cx *smol.Context) (struct{}, bool) {
 			cx.Waker().Wake()
 			return struct{}{}, false
 		}
-		n, ok, err := e.c.PollRead(cx, e.buf)
+		n, ok, err := e.c.PollRead(cx, e.buf[:])
 		if !ok {
 			return struct{}{}, false
 		}
