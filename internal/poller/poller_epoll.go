@@ -254,21 +254,23 @@ func (b *backend) wait(events []Event, timeout time.Duration) (n int, woke bool,
 	raw := b.raw[:len(events)]
 	b.raw = raw // onReadable fills b.raw: make it the caller's length
 
-	// Look without blocking; if nothing is ready, park the goroutine in the
-	// Go runtime's poller, or failing that block in the kernel.
-	r, errno := epollPwaitNow(b.epfd, raw)
-	if r == 0 && errno == 0 && timeout != 0 {
-		ok := false
-		if b.rc != nil {
-			r, errno, ok = b.parkWait(timeout)
-		}
-		switch {
-		case ok:
-		case timeout < 0:
-			r, errno = epollPwait(b.epfd, raw, -1)
-		default:
-			r, errno = b.timedWait(raw, timeout)
-		}
+	// A blocking wait parks the goroutine in the Go runtime's poller (whose
+	// first step is a look without blocking), or failing that blocks in the
+	// kernel.
+	var r int
+	var errno unix.Errno
+	ok := false
+	if timeout != 0 && b.rc != nil {
+		r, errno, ok = b.parkWait(timeout)
+	}
+	switch {
+	case ok:
+	case timeout == 0:
+		r, errno = epollPwaitNow(b.epfd, raw)
+	case timeout < 0:
+		r, errno = epollPwait(b.epfd, raw, -1)
+	default:
+		r, errno = b.timedWait(raw, timeout)
 	}
 	if errno == unix.EINTR {
 		b.interrupted++
