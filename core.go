@@ -95,12 +95,12 @@ func (c *core) pop() *header {
 	return h
 }
 
-// register adds a new task to the registry, or reports false if the
-// executor is closed.
-func (c *core) register(h *header) bool {
+// spawn adds a new task, already marked scheduled, to the registry and the
+// run queue under one lock, or reports false if the executor is closed.
+func (c *core) spawn(h *header) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed.Load() {
+		c.mu.Unlock()
 		return false
 	}
 	h.rnext = c.tasks
@@ -108,6 +108,9 @@ func (c *core) register(h *header) bool {
 		c.tasks.rprev = h
 	}
 	c.tasks = h
+	c.pushLocked(h)
+	c.mu.Unlock()
+	c.wakeup()
 	return true
 }
 

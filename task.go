@@ -352,12 +352,10 @@ func SpawnOn[T any, F Future[T]](ex Spawner, f F) *Task[T] {
 	t := &task[T, F]{fut: f}
 	t.ex, t.self = c, t
 	t.state.Store(stScheduled)
-	if !c.register(&t.header) {
+	if !c.spawn(&t.header) {
 		t.state.Store(stClosed | stExecClosed)
 		var zf F
 		t.fut = zf
-		return &t.Task
 	}
-	c.schedule(&t.header)
 	return &t.Task
 }
