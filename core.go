@@ -46,17 +46,8 @@ func (c *core) schedule(h *header) {
 	if c.closed.Load() {
 		// Close has already drained the queue: drop the task here instead.
 		c.mu.Unlock()
-		for {
-			// Closed by the executor, unless Cancel got there first.
-			s := h.state.Load()
-			n := (s | stClosed) &^ stScheduled
-			if s&stClosed == 0 {
-				n |= stExecClosed
-			}
-			if h.state.CompareAndSwap(s, n) {
-				break
-			}
-		}
+		h.close(stExecClosed) // the task is scheduled: this only marks it
+		h.state.And(^stScheduled)
 		h.self.discard()
 		return
 	}
@@ -95,12 +86,29 @@ func (c *core) pop() *header {
 	return h
 }
 
-// spawn adds a new task, already marked scheduled, to the registry and the
-// run queue under one lock, or reports false if the executor is closed.
+// spawn queues a new task, already marked scheduled, or reports false if
+// the executor is closed. A task joins the registry only when it first
+// waits (see register): one that completes in its first poll never does.
 func (c *core) spawn(h *header) bool {
 	c.mu.Lock()
 	if c.closed.Load() {
 		c.mu.Unlock()
+		return false
+	}
+	c.pushLocked(h)
+	c.mu.Unlock()
+	c.wakeup()
+	return true
+}
+
+// register adds a task that is about to wait to the registry, where Close
+// finds it; queued and running tasks need no registration, since Close
+// drains the queue and a runner sees the closed state. It reports false if
+// the executor is closed.
+func (c *core) register(h *header) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
 		return false
 	}
 	h.rnext = c.tasks
@@ -108,9 +116,6 @@ func (c *core) spawn(h *header) bool {
 		c.tasks.rprev = h
 	}
 	c.tasks = h
-	c.pushLocked(h)
-	c.mu.Unlock()
-	c.wakeup()
 	return true
 }
 
@@ -159,7 +164,7 @@ func (c *core) close() bool {
 	}
 	// The queued tasks are all closed now; popping lets each drop its future.
 	for h := c.pop(); h != nil; h = c.pop() {
-		h.state.Or(stClosed | stExecClosed)
+		h.close(stExecClosed)
 		h.self.run(nil)
 	}
 	return true

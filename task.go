@@ -60,6 +60,7 @@ const (
 	stAwaited                       // a handle has stored an awaiter waker
 	stExecClosed                    // with stClosed: canceled by the executor's Close
 	stLocked                        // a spin lock guarding awaiter
+	stRegistered                    // in the executor's registry (it has waited)
 )
 
 // runnable is the part of a task that depends on its future's type.
@@ -203,12 +204,18 @@ func (t *Task[T]) IsFinished() bool {
 
 // Err reports why a finished task has no output: [ErrCanceled] after
 // [Task.Cancel], [ErrClosed] if its executor was closed before it completed
-// (or before it was spawned). It returns nil for a task that completed or is
-// still running.
+// (or before it was spawned, or while it was being polled). It returns nil
+// for a task that completed, or that is still live on an open executor.
 func (t *Task[T]) Err() error {
 	s := t.state.Load()
 	switch {
-	case s&stClosed == 0 || s&stCompleted != 0:
+	case s&stCompleted != 0:
+		return nil
+	case s&stClosed == 0:
+		// A task still running on a closed executor is being dropped.
+		if t.ex.closed.Load() {
+			return ErrClosed
+		}
 		return nil
 	case s&stExecClosed != 0:
 		return ErrClosed
@@ -284,12 +291,25 @@ func (t *task[T, F]) run(cx *Context) bool {
 			t.state.And(^(stRunning | stScheduled))
 			t.discard()
 			return false
+		case s&stRegistered == 0 && t.ex.closed.Load():
+			// The executor was closed during the first poll; Close could
+			// not see this task, which was in no queue and no registry.
+			t.close(stExecClosed) // running: this only marks it
 		case ok:
 			if !t.state.CompareAndSwap(s, s&^(stRunning|stScheduled)|stCompleted) {
 				continue
 			}
 			t.complete(s)
 			return false
+		case s&stRegistered == 0:
+			// Pending for the first time: join the registry before the
+			// task can sit idle, so that Close finds it. If the executor
+			// is closed, it is canceled like the others.
+			if t.ex.register(&t.header) {
+				t.state.Or(stRegistered)
+			} else {
+				t.close(stExecClosed) // running: this only marks it
+			}
 		case t.state.CompareAndSwap(s, s&^stRunning):
 			// Pending. If a wake arrived during the poll, stScheduled is
 			// still set and the caller queues the task again.
@@ -303,7 +323,9 @@ func (t *task[T, F]) run(cx *Context) bool {
 func (t *task[T, F]) complete(s uint32) {
 	var zf F
 	t.fut = zf
-	t.ex.deregister(&t.header)
+	if s&stRegistered != 0 {
+		t.ex.deregister(&t.header)
+	}
 	if s&stDetached != 0 {
 		var zero T
 		t.out = zero
@@ -330,7 +352,9 @@ func (t *task[T, F]) discard() {
 	var zf F
 	var zero T
 	t.fut, t.out = zf, zero
-	t.ex.deregister(&t.header)
+	if t.state.Load()&stRegistered != 0 {
+		t.ex.deregister(&t.header)
+	}
 }
 
 // Spawner is an executor that tasks can be spawned on: a [*LocalExecutor]
