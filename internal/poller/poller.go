@@ -46,15 +46,7 @@ func New() (*Poller, error) {
 // kernel are *os.SyscallError values wrapping a unix.Errno, so errors.Is
 // works with the errno.
 func (p *Poller) Add(fd int, key uint64) error {
-	if key == ReservedKey {
-		return ErrReservedKey
-	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed.Load() {
-		return ErrClosed
-	}
-	return p.b.add(fd, key, modeEdge, true, true)
+	return p.register(fd, key, modeEdge, true, true, false)
 }
 
 // AddOneShot registers fd in one-shot mode, armed for the given directions:
@@ -62,15 +54,7 @@ func (p *Poller) Add(fd int, key uint64) error {
 // [Poller.Modify] re-arms it (see the package documentation for how epoll
 // and kqueue differ in what one event disarms). Errors are as for Add.
 func (p *Poller) AddOneShot(fd int, key uint64, read, write bool) error {
-	if key == ReservedKey {
-		return ErrReservedKey
-	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed.Load() {
-		return ErrClosed
-	}
-	return p.b.add(fd, key, modeOneShot, read, write)
+	return p.register(fd, key, modeOneShot, read, write, false)
 }
 
 // Modify re-arms a one-shot registration made by [Poller.AddOneShot],
@@ -82,6 +66,14 @@ func (p *Poller) AddOneShot(fd int, key uint64, read, write bool) error {
 // registration into a one-shot one. Modify fails with ENOENT if fd is not
 // registered.
 func (p *Poller) Modify(fd int, key uint64, read, write bool) error {
+	return p.register(fd, key, modeOneShot, read, write, true)
+}
+
+// register is Add, AddOneShot and Modify: it refuses the reserved key and a
+// closed poller, and holds the read lock (which Close takes for writing)
+// across the system call, so Close never closes the epoll or kqueue fd
+// under it.
+func (p *Poller) register(fd int, key uint64, m mode, read, write, modify bool) error {
 	if key == ReservedKey {
 		return ErrReservedKey
 	}
@@ -90,7 +82,10 @@ func (p *Poller) Modify(fd int, key uint64, read, write bool) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	return p.b.modify(fd, key, read, write)
+	if modify {
+		return p.b.modify(fd, key, read, write)
+	}
+	return p.b.add(fd, key, m, read, write)
 }
 
 // Delete deregisters fd. Call it before closing fd. It fails with ENOENT if
