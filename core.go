@@ -9,10 +9,10 @@ import (
 // push to, and the registry of live tasks that Close cancels.
 type core struct {
 	mu         sync.Mutex
-	head, tail *header // run queue, linked through header.next
-	queued     int
-	tasks      *header     // registry, linked through rprev and rnext
-	closed     atomic.Bool // set under mu; read without it on hot paths
+	head, tail *header      // run queue, linked through header.next
+	queued     atomic.Int32 // changed under mu; read without it as a hint
+	tasks      *header      // registry, linked through rprev and rnext
+	closed     atomic.Bool  // set under mu; read without it on hot paths
 	// wakeup gets a runner going after a push: the local executor unparks its
 	// goroutine, the multi-threaded one wakes a sleeping worker.
 	wakeup  func()
@@ -64,7 +64,7 @@ func (c *core) pushLocked(h *header) {
 		c.tail.next = h
 	}
 	c.tail = h
-	c.queued++
+	c.queued.Add(1)
 }
 
 func (c *core) popLocked() *header {
@@ -74,7 +74,7 @@ func (c *core) popLocked() *header {
 		if c.head == nil {
 			c.tail = nil
 		}
-		c.queued--
+		c.queued.Add(-1)
 	}
 	return h
 }

@@ -114,9 +114,10 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 var seed atomic.Uint64
 
 func (ex *Executor) queuedHint() int {
-	ex.core.mu.Lock()
-	defer ex.core.mu.Unlock()
-	return ex.queued
+	// Pushers add to queued before they read nsleep, and a worker going to
+	// sleep adds to nsleep before it reads queued: with sequentially
+	// consistent atomics at least one of them sees the other.
+	return int(ex.queued.Load())
 }
 
 func (ex *Executor) join(w *worker) {
@@ -228,7 +229,7 @@ func (w *worker) takeGlobal() *header {
 	if h == nil {
 		return nil
 	}
-	n := min(ex.queued/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
+	n := min(int(ex.queued.Load())/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
 	for ; n > 0; n-- {
 		w.q.push(ex.popLocked())
 	}

@@ -70,11 +70,7 @@ func (ex *LocalExecutor) Tick() error {
 }
 
 // Len reports how many tasks are queued to run.
-func (ex *LocalExecutor) Len() int {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	return ex.queued
-}
+func (ex *LocalExecutor) Len() int { return int(ex.queued.Load()) }
 
 // Close cancels every task on the executor, queued or waiting, and makes
 // later spawns return finished tasks whose Err is [ErrClosed]. A goroutine
