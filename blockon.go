@@ -39,6 +39,11 @@ func newParker() parker { return parker{ch: make(chan struct{}, 1)} }
 func (p *parker) Wake() { p.unpark() }
 
 func (p *parker) unpark() {
+	// A permit already pending needs nothing more: the parker consumes it
+	// after this load, then looks at whatever the caller published.
+	if p.state.Load() == pNotified {
+		return
+	}
 	switch p.state.Swap(pNotified) {
 	case pParked:
 		p.ch <- struct{}{}

@@ -5,17 +5,31 @@ import (
 	"sync/atomic"
 )
 
-// core is what both executors share: a FIFO run queue that any goroutine may
-// push to, and the registry of live tasks that Close cancels.
+// core is what both executors share: a run queue that any goroutine may push
+// to without taking a lock, and the registry of live tasks that Close
+// cancels.
+//
+// The run queue has two halves. Pushers prepend to inbox, a lock-free stack,
+// with one CAS. The consumer side (the goroutine driving a LocalExecutor, or
+// the Executor worker holding its queue lock) pops from head, a FIFO list it
+// alone touches; when head is empty it swaps the whole inbox out and
+// reverses it onto head. Every task in the inbox was pushed after every task
+// on head, so tasks leave in the order they were pushed.
 type core struct {
-	mu         sync.Mutex
-	head, tail *header      // run queue, linked through header.next
-	queued     atomic.Int32 // changed under mu; read without it as a hint
-	tasks      *header      // registry, linked through rprev and rnext
-	closed     atomic.Bool  // set under mu; read without it on hot paths
+	inbox      atomic.Pointer[header] // newest first, linked through next
+	head, tail *header                // oldest first; owned by the consumer side
+	nhead      int                    // the length of head; owned by the consumer side
+	closed     atomic.Bool            // set under mu; read without it on hot paths
+	mu         sync.Mutex             // guards the registry
+	tasks      *header                // registry, linked through rprev and rnext
 	// wakeup gets a runner going after a push: the local executor unparks its
 	// goroutine, the multi-threaded one wakes a sleeping worker.
-	wakeup  func()
+	wakeup func()
+	// acquire takes the consumer side for Close's draining, or reports false
+	// if another goroutine holds it (it drains when it lets go); release
+	// gives it back.
+	acquire func() bool
+	release func()
 	onPanic func(*PanicError)
 }
 
@@ -30,8 +44,8 @@ func WithPanicHandler(h func(*PanicError)) Option {
 	return func(c *core) { c.onPanic = h }
 }
 
-func (c *core) init(wakeup func(), opts []Option) {
-	c.wakeup = wakeup
+func (c *core) init(wakeup func(), acquire func() bool, release func(), opts []Option) {
+	c.wakeup, c.acquire, c.release = wakeup, acquire, release
 	c.onPanic = func(p *PanicError) { panic(p) }
 	for _, o := range opts {
 		o(c)
@@ -40,64 +54,83 @@ func (c *core) init(wakeup func(), opts []Option) {
 
 func (c *core) spawnCore() *core { return c }
 
-// schedule pushes a task whose stScheduled bit the caller just set.
+// schedule queues h, whose stScheduled bit the caller just set. It keeps
+// no count: a counter would cost two more atomic operations per task.
 func (c *core) schedule(h *header) {
-	c.mu.Lock()
+	for {
+		old := c.inbox.Load()
+		h.next = old
+		if c.inbox.CompareAndSwap(old, h) {
+			break
+		}
+	}
+	// Close sets closed before it drains; a push its drain may have missed
+	// sees the flag here (both are sequentially consistent) and drains.
 	if c.closed.Load() {
-		// Close has already drained the queue: drop the task here instead.
-		c.mu.Unlock()
-		h.close(stExecClosed) // the task is scheduled: this only marks it
-		h.state.And(^stScheduled)
-		h.self.discard()
+		c.dropQueued()
 		return
 	}
-	c.pushLocked(h)
-	c.mu.Unlock()
 	c.wakeup()
 }
 
-func (c *core) pushLocked(h *header) {
-	h.next = nil
-	if c.tail == nil {
-		c.head = h
-	} else {
-		c.tail.next = h
-	}
-	c.tail = h
-	c.queued.Add(1)
-}
-
-func (c *core) popLocked() *header {
-	h := c.head
-	if h != nil {
-		c.head, h.next = h.next, nil
-		if c.head == nil {
-			c.tail = nil
-		}
-		c.queued.Add(-1)
-	}
-	return h
-}
-
+// pop takes the oldest queued task, or returns nil; the caller holds the
+// consumer side.
 func (c *core) pop() *header {
-	c.mu.Lock()
-	h := c.popLocked()
-	c.mu.Unlock()
+	h := c.head
+	if h == nil {
+		if h = c.takeInbox(); h == nil {
+			return nil
+		}
+	}
+	c.head, h.next = h.next, nil
+	if c.head == nil {
+		c.tail = nil
+	}
+	c.nhead--
 	return h
+}
+
+// takeInbox moves the inbox, oldest first, onto the end of the head list
+// and returns the list's first task; the caller holds the consumer side.
+func (c *core) takeInbox() *header {
+	if c.inbox.Load() == nil { // a load is cheaper than a swap
+		return c.head
+	}
+	var first *header
+	last := c.inbox.Swap(nil)
+	for h := last; h != nil; {
+		next := h.next
+		h.next, first = first, h
+		h = next
+		c.nhead++
+	}
+	if c.tail == nil {
+		c.head = first
+	} else {
+		c.tail.next = first
+	}
+	c.tail = last
+	return c.head
+}
+
+// queuedLocked counts the queued tasks; the caller holds the consumer side,
+// so the inbox below its top changes under no one else's hands.
+func (c *core) queuedLocked() int {
+	n := c.nhead
+	for h := c.inbox.Load(); h != nil; h = h.next {
+		n++
+	}
+	return n
 }
 
 // spawn queues a new task, already marked scheduled, or reports false if
 // the executor is closed. A task joins the registry only when it first
 // waits (see register): one that completes in its first poll never does.
 func (c *core) spawn(h *header) bool {
-	c.mu.Lock()
 	if c.closed.Load() {
-		c.mu.Unlock()
 		return false
 	}
-	c.pushLocked(h)
-	c.mu.Unlock()
-	c.wakeup()
+	c.schedule(h)
 	return true
 }
 
@@ -162,10 +195,29 @@ func (c *core) close() bool {
 		}
 		h.close(stExecClosed)
 	}
-	// The queued tasks are all closed now; popping lets each drop its future.
-	for h := c.pop(); h != nil; h = c.pop() {
-		h.close(stExecClosed)
-		h.self.run(nil)
-	}
+	c.dropQueued()
 	return true
+}
+
+// dropQueued drops every queued task of a closed executor, if it can take
+// the consumer side; if not, the goroutine holding it calls dropQueued when
+// it lets go. The tasks are taken under the consumer side and dropped after
+// it is released, because dropping one wakes its awaiters, whose pushes
+// come back here.
+func (c *core) dropQueued() {
+	for c.acquire() {
+		c.takeInbox()
+		list := c.head
+		c.head, c.tail, c.nhead = nil, nil, 0
+		c.release()
+		if list == nil {
+			return
+		}
+		for list != nil {
+			h := list
+			list, h.next = h.next, nil
+			h.close(stExecClosed)
+			h.self.run(nil) // it is closed: this drops its future
+		}
+	}
 }

@@ -16,6 +16,8 @@ import (
 // goroutines at once, but successive polls may run on different workers.
 type Executor struct {
 	core
+	qmu      sync.Mutex                // the consumer side of the global queue
+	nglobal  atomic.Int32              // core.nhead, published under qmu
 	mu       sync.Mutex                // guards sleepers and the workers slice
 	workers  atomic.Pointer[[]*worker] // copy-on-write, read by stealers without mu
 	sleepers []*worker
@@ -35,7 +37,7 @@ type worker struct {
 // workers by calling [Run].
 func NewExecutor(opts ...Option) *Executor {
 	ex := &Executor{}
-	ex.init(ex.wakeOne, opts)
+	ex.init(ex.wakeOne, func() bool { ex.qmu.Lock(); return true }, ex.qmu.Unlock, opts)
 	ex.workers.Store(new([]*worker))
 	return ex
 }
@@ -87,7 +89,7 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 			if main(mcx) {
 				return nil
 			}
-			for n := min(w.q.len()+ex.queuedHint(), 256); n > 0; n-- {
+			for n := min(w.q.len()+ex.globalLen(), 256); n > 0; n-- {
 				h := w.find()
 				if h == nil {
 					break
@@ -113,11 +115,27 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 // generator, which picks the first victim to steal from.
 var seed atomic.Uint64
 
+// globalLen counts the tasks in the global queue, moving the inbox onto the
+// head list to do so.
+func (ex *Executor) globalLen() int {
+	ex.qmu.Lock()
+	defer ex.qmu.Unlock()
+	ex.takeInbox()
+	ex.nglobal.Store(int32(ex.nhead))
+	return ex.nhead
+}
+
+// queuedHint estimates how many tasks wait in the global queue: the inbox,
+// whose size is not kept, counts as one.
 func (ex *Executor) queuedHint() int {
-	// Pushers add to queued before they read nsleep, and a worker going to
-	// sleep adds to nsleep before it reads queued: with sequentially
+	// Pushers CAS the inbox before they read nsleep, and a worker going to
+	// sleep adds to nsleep before it reads the inbox: with sequentially
 	// consistent atomics at least one of them sees the other.
-	return int(ex.queued.Load())
+	n := int(ex.nglobal.Load())
+	if ex.inbox.Load() != nil {
+		n++
+	}
+	return n
 }
 
 func (ex *Executor) join(w *worker) {
@@ -172,14 +190,10 @@ func (w *worker) push(h *header) {
 	}
 	var batch [ringSize / 2]*header
 	n := w.q.popN(batch[:])
-	ex := w.ex
-	ex.core.mu.Lock()
 	for _, b := range batch[:n] {
-		ex.pushLocked(b)
+		w.ex.schedule(b)
 	}
-	ex.pushLocked(h)
-	ex.core.mu.Unlock()
-	ex.wakeOne()
+	w.ex.schedule(h)
 }
 
 // find returns the next task to run, or nil if there is none anywhere.
@@ -220,19 +234,20 @@ func (w *worker) find() *header {
 // the rest into the local queue.
 func (w *worker) takeGlobal() *header {
 	ex := w.ex
-	if ex.closed.Load() {
+	if ex.queuedHint() == 0 || ex.closed.Load() {
 		return nil
 	}
-	ex.core.mu.Lock()
-	defer ex.core.mu.Unlock()
-	h := ex.popLocked()
+	ex.qmu.Lock()
+	defer ex.qmu.Unlock()
+	h := ex.pop()
 	if h == nil {
 		return nil
 	}
-	n := min(int(ex.queued.Load())/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
+	n := min(ex.nhead/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
 	for ; n > 0; n-- {
-		w.q.push(ex.popLocked())
+		w.q.push(ex.pop())
 	}
+	ex.nglobal.Store(int32(ex.nhead))
 	return h
 }
 

@@ -20,22 +20,45 @@ type LocalExecutor struct {
 // NewLocalExecutor returns an empty single-threaded executor.
 func NewLocalExecutor(opts ...Option) *LocalExecutor {
 	ex := &LocalExecutor{p: newParker()}
-	ex.init(ex.p.unpark, opts)
+	ex.init(ex.p.unpark, ex.tryEnter, ex.leave, opts)
 	return ex
 }
 
-func (ex *LocalExecutor) enter() {
-	if !ex.driving.CompareAndSwap(false, true) {
-		panic("smol: LocalExecutor driven by two goroutines at once")
+// The driving flag makes the driver the consumer side of the run queue and
+// detects a second driver. Close takes it briefly to drop queued tasks, but
+// only once the executor is closed, when no one drives it any more.
+
+func (ex *LocalExecutor) tryEnter() bool { return ex.driving.CompareAndSwap(false, true) }
+
+func (ex *LocalExecutor) leave() { ex.driving.Store(false) }
+
+// enter claims the executor for a driver, or reports false if it is closed.
+func (ex *LocalExecutor) enter() bool {
+	if ex.tryEnter() {
+		return true
 	}
+	if ex.closed.Load() {
+		return false
+	}
+	panic("smol: LocalExecutor driven by two goroutines at once")
 }
 
-func (ex *LocalExecutor) exit() { ex.driving.Store(false) }
+// exit lets go of the executor; if it was closed meanwhile, the tasks that
+// Close could not drop while it was driven are dropped now.
+func (ex *LocalExecutor) exit() {
+	ex.leave()
+	if ex.closed.Load() {
+		ex.dropQueued()
+	}
+}
 
 // runOne polls the first queued task, if any.
 func (ex *LocalExecutor) runOne() bool {
 	if ex.ticks++; ex.ticks%61 == 0 {
 		pollReactor()
+	}
+	if ex.closed.Load() {
+		return false
 	}
 	h := ex.pop()
 	if h == nil {
@@ -48,9 +71,23 @@ func (ex *LocalExecutor) runOne() bool {
 	return true
 }
 
+// runQueued runs the tasks queued at the moment it is called, and none
+// queued after (a task that yields is queued again behind them).
+func (ex *LocalExecutor) runQueued() {
+	ex.takeInbox()
+	for last := ex.tail; last != nil && !ex.closed.Load(); {
+		h := ex.head
+		if !ex.runOne() || h == last {
+			return
+		}
+	}
+}
+
 // TryTick runs one queued task, if there is one, and reports whether it did.
 func (ex *LocalExecutor) TryTick() bool {
-	ex.enter()
+	if !ex.enter() {
+		return false
+	}
 	defer ex.exit()
 	return ex.runOne()
 }
@@ -58,7 +95,9 @@ func (ex *LocalExecutor) TryTick() bool {
 // Tick runs one task, parking the goroutine until one is queued. It returns
 // [ErrClosed] without running anything if the executor is closed.
 func (ex *LocalExecutor) Tick() error {
-	ex.enter()
+	if !ex.enter() {
+		return ErrClosed
+	}
 	defer ex.exit()
 	for !ex.closed.Load() {
 		if ex.runOne() {
@@ -69,8 +108,11 @@ func (ex *LocalExecutor) Tick() error {
 	return ErrClosed
 }
 
-// Len reports how many tasks are queued to run.
-func (ex *LocalExecutor) Len() int { return int(ex.queued.Load()) }
+// Len reports how many tasks are queued to run. It counts them, so it takes
+// time in proportion to their number, and it must be called from the
+// goroutine driving the executor (a task of its own, say) or while no
+// goroutine drives it.
+func (ex *LocalExecutor) Len() int { return ex.queuedLocked() }
 
 // Close cancels every task on the executor, queued or waiting, and makes
 // later spawns return finished tasks whose Err is [ErrClosed]. A goroutine
@@ -78,12 +120,14 @@ func (ex *LocalExecutor) Len() int { return int(ex.queued.Load()) }
 // be called from any goroutine, including from a task of the executor.
 func (ex *LocalExecutor) Close() {
 	if ex.close() {
-		ex.p.unpark()
+		ex.p.unpark() // a driver parked or in a poll returns and drops the rest
 	}
 }
 
 func (ex *LocalExecutor) runMain(main func(*Context) bool) error {
-	ex.enter()
+	if !ex.enter() {
+		return ErrClosed
+	}
 	defer ex.exit()
 	mw := &mainWaker{p: &ex.p}
 	mw.woken.Store(true)
@@ -97,8 +141,7 @@ func (ex *LocalExecutor) runMain(main func(*Context) bool) error {
 			if main(mcx) {
 				return nil
 			}
-			for n := ex.Len(); n > 0 && ex.runOne(); n-- {
-			}
+			ex.runQueued()
 			continue
 		}
 		if !ex.runOne() && !mw.woken.Load() {

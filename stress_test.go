@@ -186,3 +186,74 @@ func TestStressSpawnOnLocalFromGoroutines(t *testing.T) {
 		t.Fatalf("%d spawned tasks never ran (Run: %v)", cd.left.Load(), err)
 	}
 }
+
+func TestStressCloseRacesSpawnAndTick(t *testing.T) {
+	// Goroutines spawn on an executor while it is driven and closed from a
+	// third goroutine. A push may land after Close emptied the queue, or
+	// while a driver holds the queue; once everyone has returned, every
+	// task must be finished, none polled after being dropped, and no
+	// second-driver panic raised.
+	checkLeaks(t)
+	for i := range 300 {
+		local := i%2 == 0
+		var ex interface {
+			smol.Runner
+			Close()
+		}
+		var drive func(stop *atomic.Bool)
+		if local {
+			lx := smol.NewLocalExecutor()
+			ex = lx
+			drive = func(stop *atomic.Bool) {
+				for !stop.Load() {
+					if !lx.TryTick() {
+						runtime.Gosched()
+					}
+				}
+			}
+		} else {
+			ex = smol.NewExecutor()
+			drive = func(stop *atomic.Bool) {
+				if _, err := smol.Run(ex, smol.Never[int]()); err != smol.ErrClosed {
+					t.Errorf("Run: %v", err)
+				}
+			}
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var tasks []*smol.Task[int]
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 40 {
+					task := smol.SpawnOn(ex, yields(j%3, j))
+					mu.Lock()
+					tasks = append(tasks, task)
+					mu.Unlock()
+				}
+			}()
+		}
+		driven := make(chan struct{})
+		go func() {
+			defer close(driven)
+			drive(&stop)
+		}()
+		for range i % 7 {
+			runtime.Gosched()
+		}
+		ex.Close()
+		wg.Wait()
+		stop.Store(true)
+		<-driven
+		for k, task := range tasks {
+			if !task.IsFinished() {
+				t.Fatalf("round %d (local %v): task %d not finished after Close", i, local, k)
+			}
+			if err := task.Err(); err != nil && err != smol.ErrClosed {
+				t.Fatalf("task %d: %v", k, err)
+			}
+		}
+	}
+}

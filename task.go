@@ -63,6 +63,22 @@ const (
 	stRegistered                    // in the executor's registry (it has waited)
 )
 
+// taskState is the task state word. It is a plain uint32 under atomic
+// operations rather than an atomic.Uint32 so that SpawnOn can set it with a
+// plain write before the task is published: an atomic store is a locked
+// instruction, a measurable part of spawning.
+type taskState uint32
+
+func (s *taskState) Load() uint32 { return atomic.LoadUint32((*uint32)(s)) }
+
+func (s *taskState) CompareAndSwap(old, new uint32) bool {
+	return atomic.CompareAndSwapUint32((*uint32)(s), old, new)
+}
+
+func (s *taskState) Or(bits uint32) (old uint32) { return atomic.OrUint32((*uint32)(s), bits) }
+
+func (s *taskState) And(bits uint32) (old uint32) { return atomic.AndUint32((*uint32)(s), bits) }
+
 // runnable is the part of a task that depends on its future's type.
 type runnable interface {
 	Waker
@@ -76,7 +92,7 @@ type runnable interface {
 // header is the type-independent part of a task, linked into run queues and
 // the executor's registry.
 type header struct {
-	state        atomic.Uint32
+	state        taskState
 	awaiter      Waker // guarded by the stLocked bit
 	ex           *core
 	next         *header // run-queue link
@@ -373,11 +389,12 @@ type Spawner interface {
 // with [Task.Err] reporting [ErrClosed].
 func SpawnOn[T any, F Future[T]](ex Spawner, f F) *Task[T] {
 	c := ex.spawnCore()
-	t := &task[T, F]{fut: f}
-	t.ex, t.self = c, t
-	t.state.Store(stScheduled)
+	// The task is not yet published, so plain writes will do; the state
+	// word is not an atomic.Uint32 for this reason (see taskState).
+	t := &task[T, F]{fut: f, Task: Task[T]{header: header{state: taskState(stScheduled), ex: c}}}
+	t.self = t
 	if !c.spawn(&t.header) {
-		t.state.Store(stClosed | stExecClosed)
+		t.state = taskState(stClosed | stExecClosed)
 		var zf F
 		t.fut = zf
 	}
