@@ -121,7 +121,7 @@ func (ex *Executor) globalLen() int {
 	ex.qmu.Lock()
 	defer ex.qmu.Unlock()
 	ex.takeInbox()
-	ex.nglobal.Store(int32(ex.nhead))
+	ex.publishLen()
 	return ex.nhead
 }
 
@@ -247,8 +247,17 @@ func (w *worker) takeGlobal() *header {
 	for ; n > 0; n-- {
 		w.q.push(ex.pop())
 	}
-	ex.nglobal.Store(int32(ex.nhead))
+	ex.publishLen()
 	return h
+}
+
+// publishLen publishes the global queue's length; qmu is held. The store is
+// skipped when the value is unchanged, as it is when single tasks come and
+// go, since an atomic store is a locked instruction.
+func (ex *Executor) publishLen() {
+	if n := int32(ex.nhead); ex.nglobal.Load() != n {
+		ex.nglobal.Store(n)
+	}
 }
 
 // sleep parks the worker until it is woken by new work, its main future or
