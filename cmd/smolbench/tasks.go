@@ -157,7 +157,9 @@ func measureSpawn(cfg config, kind string) (figure, error) {
 			for range n {
 				smol.SpawnOn(ex, task).Detach()
 			}
-			for ex.TryTick() {
+			// Main yields once, so every queued task runs before Run returns.
+			if _, err := smol.Run(ex, smol.YieldNow()); err != nil {
+				return 0, err
 			}
 			<-fin
 			ex.Close()
