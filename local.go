@@ -118,6 +118,10 @@ func (ex *LocalExecutor) Len() int { return ex.queuedLocked() }
 // later spawns return finished tasks whose Err is [ErrClosed]. A goroutine
 // in [Run] or Tick returns ErrClosed. Closing twice is harmless. Close may
 // be called from any goroutine, including from a task of the executor.
+// While a goroutine drives the executor, the queue is its own: the tasks
+// queued and never polled are dropped, and report IsFinished, when that
+// goroutine returns from Run, Tick or TryTick; meanwhile their Err already
+// reports ErrClosed.
 func (ex *LocalExecutor) Close() {
 	if ex.close() {
 		ex.p.unpark() // a driver parked or in a poll returns and drops the rest
