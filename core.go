@@ -210,7 +210,9 @@ func (c *core) dropQueued() {
 		list := c.head
 		c.head, c.tail, c.nhead = nil, nil, 0
 		c.release()
-		if list == nil {
+		// A push that failed to acquire while we held the consumer side
+		// left its task to us: look at the inbox again after releasing.
+		if list == nil && c.inbox.Load() == nil {
 			return
 		}
 		for list != nil {
