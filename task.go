@@ -24,6 +24,7 @@ type PanicError struct {
 	Stack []byte // the stack trace of the panicking poll
 }
 
+// Error reports the panic value followed by the task's stack.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("smol: task panicked: %v\n\ntask stack:\n%s", p.Value, p.Stack)
 }
