@@ -260,9 +260,10 @@ func (t *Task[T]) Detach() {
 // Otherwise it returns the zero value and false: the future is never polled
 // again and is dropped, at once if the task was idle, else by the goroutine
 // that holds it as soon as its current poll returns; a result that poll
-// produces is discarded. A future that is a [Discarder] is discarded first. Awaiters of the handle are woken and see the zero
-// value with [Task.Err] reporting [ErrCanceled]. Cancel never blocks and may
-// be called from any goroutine, including from inside the task.
+// produces is discarded. A future that is a [Discarder] is discarded first.
+// Awaiters of the handle are woken and see the zero value with [Task.Err]
+// reporting [ErrCanceled]. Cancel never blocks and may be called from any
+// goroutine, including from inside the task.
 func (t *Task[T]) Cancel() (T, bool) {
 	if t.close(0) {
 		var zero T
