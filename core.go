@@ -55,7 +55,8 @@ func (c *core) init(wakeup func(), acquire func() bool, release func(), opts []O
 func (c *core) spawnCore() *core { return c }
 
 // schedule queues h, whose stScheduled bit the caller just set. It keeps
-// no count: a counter would cost two more atomic operations per task.
+// no count: a counter would cost two more atomic operations per task, which
+// is why a LocalExecutor has no Len.
 func (c *core) schedule(h *header) {
 	for {
 		old := c.inbox.Load()
@@ -73,14 +74,13 @@ func (c *core) schedule(h *header) {
 	c.wakeup()
 }
 
-// pop takes the oldest queued task, or returns nil; the caller holds the
-// consumer side.
+// pop takes the first task of the head list, or returns nil if the list is
+// empty; the caller holds the consumer side and takes the inbox when it
+// wants to.
 func (c *core) pop() *header {
 	h := c.head
 	if h == nil {
-		if h = c.takeInbox(); h == nil {
-			return nil
-		}
+		return nil
 	}
 	c.head, h.next = h.next, nil
 	if c.head == nil {
@@ -90,11 +90,11 @@ func (c *core) pop() *header {
 	return h
 }
 
-// takeInbox moves the inbox, oldest first, onto the end of the head list
-// and returns the list's first task; the caller holds the consumer side.
-func (c *core) takeInbox() *header {
+// takeInbox moves the inbox, oldest first, onto the end of the head list;
+// the caller holds the consumer side.
+func (c *core) takeInbox() {
 	if c.inbox.Load() == nil { // a load is cheaper than a swap
-		return c.head
+		return
 	}
 	var first *header
 	last := c.inbox.Swap(nil)
@@ -110,17 +110,6 @@ func (c *core) takeInbox() *header {
 		c.tail.next = first
 	}
 	c.tail = last
-	return c.head
-}
-
-// queuedLocked counts the queued tasks; the caller holds the consumer side,
-// so the inbox below its top changes under no one else's hands.
-func (c *core) queuedLocked() int {
-	n := c.nhead
-	for h := c.inbox.Load(); h != nil; h = h.next {
-		n++
-	}
-	return n
 }
 
 // spawn queues a new task, already marked scheduled, or reports false if

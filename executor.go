@@ -37,7 +37,7 @@ type worker struct {
 // workers by calling [Run].
 func NewExecutor(opts ...Option) *Executor {
 	ex := &Executor{}
-	ex.init(ex.wakeOne, func() bool { ex.qmu.Lock(); return true }, ex.qmu.Unlock, opts)
+	ex.init(ex.wakeOne, ex.lockGlobal, ex.unlockGlobal, opts)
 	ex.workers.Store(new([]*worker))
 	return ex
 }
@@ -58,7 +58,8 @@ func (ex *Executor) Close() {
 // wakeOne unparks one sleeping worker, if any, after work was queued.
 func (ex *Executor) wakeOne() {
 	// A worker increments nsleep before its last look at the queues, and a
-	// pusher reads it after its push, so at least one sees the other.
+	// pusher reads it after its push, so at least one sees the other (see
+	// queuedHint for the tasks a worker is moving between queues).
 	if ex.nsleep.Load() == 0 {
 		return
 	}
@@ -94,15 +95,13 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 				if h == nil {
 					break
 				}
+				w.share()
 				w.run(h)
 			}
 			continue
 		}
 		if h := w.find(); h != nil {
-			// More work may wait behind this task: keep a sleeper coming.
-			if ex.nsleep.Load() > 0 && (w.q.len() > 0 || ex.queuedHint() > 0) {
-				ex.wakeOne()
-			}
+			w.share()
 			w.run(h)
 			continue
 		}
@@ -115,13 +114,42 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 // generator, which picks the first victim to steal from.
 var seed atomic.Uint64
 
+// share wakes a sleeping worker if work is left once w has found a task:
+// the sleeper steals from w's queue or takes from the global one.
+func (w *worker) share() {
+	if ex := w.ex; ex.nsleep.Load() > 0 && (w.q.len() > 0 || ex.queuedHint() > 0) {
+		ex.wakeOne()
+	}
+}
+
+// lockGlobal takes the consumer side of the global queue.
+func (ex *Executor) lockGlobal() bool {
+	ex.qmu.Lock()
+	return true
+}
+
+// unlockGlobal publishes the global queue's length and lets go of it.
+func (ex *Executor) unlockGlobal() {
+	ex.publishLen()
+	ex.qmu.Unlock()
+}
+
+// takeInbox moves the inbox onto the head list; qmu is held. Until the
+// length is published again the swapped-out tasks are in neither the inbox
+// nor nglobal, so nglobal first says that some exist (see queuedHint).
+func (ex *Executor) takeInbox() {
+	if ex.nhead == 0 && ex.inbox.Load() != nil {
+		ex.nglobal.Store(1)
+	}
+	ex.core.takeInbox()
+}
+
 // globalLen counts the tasks in the global queue, moving the inbox onto the
 // head list to do so.
 func (ex *Executor) globalLen() int {
-	ex.qmu.Lock()
-	defer ex.qmu.Unlock()
+	ex.lockGlobal()
+	defer ex.unlockGlobal()
 	ex.takeInbox()
-	ex.publishLen()
 	return ex.nhead
 }
 
@@ -130,9 +158,13 @@ func (ex *Executor) globalLen() int {
 func (ex *Executor) queuedHint() int {
 	// Pushers CAS the inbox before they read nsleep, and a worker going to
 	// sleep adds to nsleep before it reads the inbox: with sequentially
-	// consistent atomics at least one of them sees the other.
+	// consistent atomics at least one of them sees the other. A task that a
+	// qmu holder swapped out of the inbox is still counted: the holder
+	// stores a nonzero nglobal before the swap, so reading the inbox first
+	// and nglobal second finds it in one or the other.
+	inbox := ex.inbox.Load() != nil
 	n := int(ex.nglobal.Load())
-	if ex.inbox.Load() != nil {
+	if inbox {
 		n++
 	}
 	return n
@@ -237,8 +269,11 @@ func (w *worker) takeGlobal() *header {
 	if ex.queuedHint() == 0 || ex.closed.Load() {
 		return nil
 	}
-	ex.qmu.Lock()
-	defer ex.qmu.Unlock()
+	ex.lockGlobal()
+	defer ex.unlockGlobal()
+	if ex.nhead == 0 {
+		ex.takeInbox()
+	}
 	h := ex.pop()
 	if h == nil {
 		return nil
@@ -247,7 +282,6 @@ func (w *worker) takeGlobal() *header {
 	for ; n > 0; n-- {
 		w.q.push(ex.pop())
 	}
-	ex.publishLen()
 	return h
 }
 
@@ -269,7 +303,9 @@ func (w *worker) sleep(mw *mainWaker) {
 	ex.nsleep.Add(1)
 	ex.mu.Unlock()
 	// Look once more after announcing the sleep: work queued before the
-	// announcement is seen here, work queued after it wakes a sleeper.
+	// announcement is seen here, work queued after it wakes a sleeper, and
+	// work another worker is moving between queues is seen here too (see
+	// queuedHint) or is in the hands of a worker that calls share.
 	if !ex.hasWork() && !mw.woken.Load() && !ex.closed.Load() {
 		w.p.park()
 	}

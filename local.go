@@ -25,8 +25,9 @@ func NewLocalExecutor(opts ...Option) *LocalExecutor {
 }
 
 // The driving flag makes the driver the consumer side of the run queue and
-// detects a second driver. Close takes it briefly to drop queued tasks, but
-// only once the executor is closed, when no one drives it any more.
+// detects a second driver. Once the executor is closed, Close and any push
+// that follows try to take the flag to drop the queued tasks; if a driver
+// holds it, they leave the tasks to the driver, who drops them in exit.
 
 func (ex *LocalExecutor) tryEnter() bool { return ex.driving.CompareAndSwap(false, true) }
 
@@ -59,6 +60,9 @@ func (ex *LocalExecutor) runOne() bool {
 	}
 	if ex.closed.Load() {
 		return false
+	}
+	if ex.head == nil {
+		ex.takeInbox()
 	}
 	h := ex.pop()
 	if h == nil {
@@ -107,12 +111,6 @@ func (ex *LocalExecutor) Tick() error {
 	}
 	return ErrClosed
 }
-
-// Len reports how many tasks are queued to run. It counts them, so it takes
-// time in proportion to their number, and it must be called from the
-// goroutine driving the executor (a task of its own, say) or while no
-// goroutine drives it.
-func (ex *LocalExecutor) Len() int { return ex.queuedLocked() }
 
 // Close cancels every task on the executor, queued or waiting, and makes
 // later spawns return finished tasks whose Err is [ErrClosed]. A goroutine

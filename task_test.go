@@ -185,9 +185,6 @@ func TestCancelQueued(t *testing.T) {
 	if !dropped() {
 		t.Fatal("the canceled task still holds its future")
 	}
-	if ex.Len() != 0 {
-		t.Fatalf("Len() = %d after draining", ex.Len())
-	}
 }
 
 func TestCancelCompleted(t *testing.T) {
@@ -678,12 +675,10 @@ func TestWakeIsIdempotent(t *testing.T) {
 	for range 5 {
 		w.Wake()
 	}
-	if ex.Len() != 1 {
-		t.Fatalf("five wakes queued the task %d times, want once", ex.Len())
+	if !ex.TryTick() || polls != 2 {
+		t.Fatalf("after five wakes: polled %d times, want 2", polls)
 	}
-	for ex.TryTick() {
-	}
-	if polls != 2 {
-		t.Fatalf("polled %d times, want 2", polls)
+	if ex.TryTick() {
+		t.Fatal("five wakes queued the task more than once")
 	}
 }
