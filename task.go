@@ -51,7 +51,8 @@ func (p *PanicError) Unwrap() error {
 // only the wake that sets it pushes the task, and only a runner clears it.
 // All transitions use sequentially consistent atomics (Go's only kind); the
 // writes of out and panic happen before the CAS that sets stCompleted, and
-// are read only after a load that observes it.
+// are read only after a load that observes it. The initial state is a
+// plain write in SpawnOn, published with the task by the run queue's CAS.
 const (
 	stScheduled  uint32 = 1 << iota // in a run queue, or about to be pushed to one
 	stRunning                       // being polled
@@ -305,9 +306,11 @@ func (t *task[T, F]) run(cx *Context) bool {
 		s := t.state.Load()
 		switch {
 		case s&stClosed != 0:
-			// Canceled during the poll: whatever the poll produced is dropped.
+			// Canceled during the poll: whatever the poll produced is
+			// dropped. A future that returned ready (or panicked) is past
+			// its Discard.
 			t.state.And(^(stRunning | stScheduled))
-			t.discard()
+			t.drop(!ok)
 			return false
 		case s&stRegistered == 0 && t.ex.closed.Load():
 			// The executor was closed during the first poll; Close could
@@ -365,8 +368,14 @@ func (t *task[T, F]) poll(cx *Context) (out T, ok bool) {
 	return t.fut.Poll(cx)
 }
 
-func (t *task[T, F]) discard() {
-	discard(t.fut)
+func (t *task[T, F]) discard() { t.drop(true) }
+
+// drop lets go of the future and the output, first calling the future's
+// Discard if asked to.
+func (t *task[T, F]) drop(discardFuture bool) {
+	if discardFuture {
+		discard(t.fut)
+	}
 	var zf F
 	var zero T
 	t.fut, t.out = zf, zero
