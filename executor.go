@@ -115,7 +115,9 @@ func (ex *Executor) runMain(main func(*Context) bool) error {
 var seed atomic.Uint64
 
 // share wakes a sleeping worker if work is left once w has found a task:
-// the sleeper steals from w's queue or takes from the global one.
+// the sleeper steals from w's queue or takes from the global one. A worker
+// calls it after every find, which is also what wakes a worker that went
+// to sleep while w was moving tasks (see queuedHint).
 func (w *worker) share() {
 	if ex := w.ex; ex.nsleep.Load() > 0 && (w.q.len() > 0 || ex.queuedHint() > 0) {
 		ex.wakeOne()
@@ -134,16 +136,6 @@ func (ex *Executor) unlockGlobal() {
 	ex.qmu.Unlock()
 }
 
-// takeInbox moves the inbox onto the head list; qmu is held. Until the
-// length is published again the swapped-out tasks are in neither the inbox
-// nor nglobal, so nglobal first says that some exist (see queuedHint).
-func (ex *Executor) takeInbox() {
-	if ex.nhead == 0 && ex.inbox.Load() != nil {
-		ex.nglobal.Store(1)
-	}
-	ex.core.takeInbox()
-}
-
 // globalLen counts the tasks in the global queue, moving the inbox onto the
 // head list to do so.
 func (ex *Executor) globalLen() int {
@@ -158,13 +150,12 @@ func (ex *Executor) globalLen() int {
 func (ex *Executor) queuedHint() int {
 	// Pushers CAS the inbox before they read nsleep, and a worker going to
 	// sleep adds to nsleep before it reads the inbox: with sequentially
-	// consistent atomics at least one of them sees the other. A task that a
-	// qmu holder swapped out of the inbox is still counted: the holder
-	// stores a nonzero nglobal before the swap, so reading the inbox first
-	// and nglobal second finds it in one or the other.
-	inbox := ex.inbox.Load() != nil
+	// consistent atomics at least one of them sees the other. Tasks that a
+	// qmu holder has swapped out of the inbox and not yet published in
+	// nglobal are seen by neither; the holder calls share once they are
+	// published, which wakes a worker that slept meanwhile.
 	n := int(ex.nglobal.Load())
-	if inbox {
+	if ex.inbox.Load() != nil {
 		n++
 	}
 	return n
@@ -304,8 +295,8 @@ func (w *worker) sleep(mw *mainWaker) {
 	ex.mu.Unlock()
 	// Look once more after announcing the sleep: work queued before the
 	// announcement is seen here, work queued after it wakes a sleeper, and
-	// work another worker is moving between queues is seen here too (see
-	// queuedHint) or is in the hands of a worker that calls share.
+	// work another worker is moving between queues gets a wake from its
+	// share (see queuedHint).
 	if !ex.hasWork() && !mw.woken.Load() && !ex.closed.Load() {
 		w.p.park()
 	}
