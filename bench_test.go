@@ -52,6 +52,28 @@ func BenchmarkSpawn(b *testing.B) { benchSpawn(b, 0) }
 // waited for: fewer goroutines live at once, which favours goroutines.
 func BenchmarkSpawnBatched(b *testing.B) { benchSpawn(b, batch) }
 
+// chainNode has a task's size and pointer count: 80 bytes, nine pointers.
+type chainNode struct {
+	next *chainNode
+	p    [8]*byte
+	n    uintptr
+}
+
+var chainSink *chainNode
+
+// BenchmarkAllocChain allocates b.N task-sized objects and keeps them all
+// live in a chain, as BenchmarkSpawn keeps its pending tasks on a queue: the
+// memory floor under that benchmark, with no executor at all.
+func BenchmarkAllocChain(b *testing.B) {
+	b.ReportAllocs()
+	var head *chainNode
+	for range b.N {
+		head = &chainNode{next: head}
+	}
+	chainSink = head
+	chainSink = nil
+}
+
 // benchSpawn starts b.N trivial tasks or goroutines, waiting for them every
 // size (0: only at the end).
 func benchSpawn(b *testing.B, batchSize int) {
