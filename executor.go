@@ -45,7 +45,9 @@ func NewExecutor(opts ...Option) *Executor {
 // Close cancels every task on the executor, queued or waiting, makes later
 // spawns return finished tasks whose Err is [ErrClosed], and makes every
 // [Run] on it return ErrClosed. A task being polled when Close is called
-// finishes that poll and is dropped. Closing twice is harmless.
+// finishes that poll and is dropped; no other task is polled again, and a
+// task that a worker had already taken but not yet polled is dropped
+// unpolled. Closing twice is harmless.
 func (ex *Executor) Close() {
 	if !ex.close() {
 		return

@@ -1,6 +1,7 @@
 package smol_test
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -408,5 +409,56 @@ func TestExecutorYieldNowInRunMain(t *testing.T) {
 	}))
 	if err != nil || got != 3 {
 		t.Fatalf("main resumed after %d of 3 runnable tasks ran (err %v)", got, err)
+	}
+}
+
+func TestExecutorCloseFromTaskStopsFirstPolls(t *testing.T) {
+	// A worker holds tasks it took from the global queue (one running, two
+	// in its local queue) when the running one closes the executor. The
+	// two were never polled; Close cancels them, and no worker may give
+	// them a first poll afterwards.
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	var mainW atomic.Pointer[smol.Waker]
+	var woken atomic.Bool
+	main := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+		if woken.Load() {
+			return 0, false
+		}
+		w := cx.Waker()
+		mainW.Store(&w)
+		return 0, false
+	})
+	done := runIn(ex, main)
+	for mainW.Load() == nil {
+		runtime.Gosched()
+	}
+	var late atomic.Int32
+	closer := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+		ex.Close()
+		return 0, true
+	}))
+	var rest []*smol.Task[int]
+	for range 2 {
+		rest = append(rest, smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+			late.Add(1)
+			return 0, true
+		})))
+	}
+	woken.Store(true)
+	(*mainW.Load()).Wake()
+	if err := <-done; err != smol.ErrClosed {
+		t.Fatalf("Run: %v", err)
+	}
+	if !closer.IsFinished() {
+		t.Fatal("the closing task did not finish")
+	}
+	if n := late.Load(); n != 0 {
+		t.Fatalf("%d tasks had their first poll after Close", n)
+	}
+	for i, task := range rest {
+		if !task.IsFinished() || task.Err() != smol.ErrClosed {
+			t.Fatalf("task %d: finished %v, Err %v", i, task.IsFinished(), task.Err())
+		}
 	}
 }

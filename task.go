@@ -281,9 +281,15 @@ func (t *task[T, F]) Wake() { t.wake() }
 
 func (t *task[T, F]) run(cx *Context) bool {
 	// Claim the task: scheduled becomes running, unless it was canceled while
-	// it sat in the queue, in which case the claim is ours to discard.
+	// it sat in the queue, in which case the claim is ours to discard. A
+	// task never polled is in no registry, so Close cannot cancel it; if its
+	// executor is closed it is canceled here, before its first poll.
 	for {
 		s := t.state.Load()
+		if s&stRegistered == 0 && s&stClosed == 0 && t.ex.closed.Load() {
+			t.close(stExecClosed) // scheduled: this only marks it
+			continue
+		}
 		if s&stClosed != 0 {
 			t.state.And(^stScheduled)
 			t.discard()
