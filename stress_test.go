@@ -196,10 +196,7 @@ func TestStressCloseRacesSpawnAndTick(t *testing.T) {
 	checkLeaks(t)
 	for i := range 300 {
 		local := i%2 == 0
-		var ex interface {
-			smol.Runner
-			Close()
-		}
+		var ex closer
 		var drive func(stop *atomic.Bool)
 		if local {
 			lx := smol.NewLocalExecutor()
