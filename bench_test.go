@@ -30,13 +30,16 @@ import (
 // nop is the trivial task: ready at its first poll.
 type nop struct{}
 
-func (nop) Poll(*smol.Context) (struct{}, bool) { return struct{}{}, true }
+func (nop) Poll(*smol.Context) (struct{}, bool, error) { return struct{}{}, true, nil }
 
 // doneTask is the trivial task of the multi-threaded benchmarks: it
 // tells cd that it ran, as the goroutine equivalent calls wg.Done.
 type doneTask struct{ cd *countdown }
 
-func (d doneTask) Poll(*smol.Context) (struct{}, bool) { d.cd.Done(); return struct{}{}, true }
+func (d doneTask) Poll(*smol.Context) (struct{}, bool, error) {
+	d.cd.Done()
+	return struct{}{}, true, nil
+}
 
 // batch is how many tasks or goroutines the batched benchmarks start
 // before waiting for them.
@@ -52,11 +55,13 @@ func BenchmarkSpawn(b *testing.B) { benchSpawn(b, 0) }
 // waited for: fewer goroutines live at once, which favours goroutines.
 func BenchmarkSpawnBatched(b *testing.B) { benchSpawn(b, batch) }
 
-// chainNode has a task's size and pointer count: 80 bytes, nine pointers.
+// chainNode has a task's size and pointer count: 96 bytes, two scalar
+// words (the state word, id, poll count and wait op) and ten pointer words
+// (the awaiter, self and aux interfaces, the executor and three links).
 type chainNode struct {
+	n    [2]uintptr
 	next *chainNode
-	p    [8]*byte
-	n    uintptr
+	p    [9]*byte
 }
 
 var chainSink *chainNode
@@ -91,7 +96,7 @@ func benchSpawn(b *testing.B, batchSize int) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i += size {
 			for range min(size, b.N-i) {
-				smol.SpawnOn[struct{}](ex, nop{})
+				smol.SpawnOn(ex, nop{})
 			}
 			// Main yields once: every task queued runs before it is
 			// polled again and Run returns.
@@ -114,9 +119,9 @@ func benchSpawn(b *testing.B, batchSize int) {
 			n := min(size, b.N-i)
 			cd := newCountdown(n)
 			for range n {
-				smol.SpawnOn[struct{}](ex, doneTask{cd})
+				smol.SpawnOn(ex, doneTask{cd})
 			}
-			smol.BlockOn[struct{}](cd)
+			smol.BlockOn(cd)
 		}
 	})
 	b.Run("goroutine", func(b *testing.B) {
@@ -234,7 +239,7 @@ type pinger struct {
 	me int32
 }
 
-func (t pinger) Poll(cx *smol.Context) (struct{}, bool) {
+func (t pinger) Poll(cx *smol.Context) (struct{}, bool, error) {
 	p := t.p
 	// A task's waker does not change, so it is published once. Storing it
 	// before the turn is read means the other side, which hands over the
@@ -250,7 +255,7 @@ func (t pinger) Poll(cx *smol.Context) (struct{}, bool) {
 		if w := p.waker[other].Load(); w != nil {
 			(*w).Wake()
 		}
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
 	if p.turn.Load() == t.me {
 		if t.me == 0 {
@@ -261,7 +266,7 @@ func (t pinger) Poll(cx *smol.Context) (struct{}, bool) {
 			(*w).Wake()
 		}
 	}
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
 // BenchmarkWakeRoundTrip measures a wake-to-poll round trip between two
@@ -272,9 +277,9 @@ func BenchmarkWakeRoundTrip(b *testing.B) {
 		p.left.Store(int64(b.N))
 		b.ReportAllocs()
 		b.ResetTimer()
-		t0 := smol.SpawnOn[struct{}](ex, pinger{p, 0})
-		t1 := smol.SpawnOn[struct{}](ex, pinger{p, 1})
-		if _, err := smol.Run(ex, smol.Join[struct{}, struct{}](t0, t1)); err != nil {
+		t0 := smol.SpawnOn(ex, pinger{p, 0})
+		t1 := smol.SpawnOn(ex, pinger{p, 1})
+		if _, err := smol.Run(ex, smol.Join(t0, t1)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -316,14 +321,14 @@ type yielder struct {
 	cd   *countdown
 }
 
-func (y *yielder) Poll(cx *smol.Context) (struct{}, bool) {
+func (y *yielder) Poll(cx *smol.Context) (struct{}, bool, error) {
 	if y.left == 0 {
 		y.cd.Done()
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
 	y.left--
 	cx.Waker().Wake()
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
 // BenchmarkExecutorThroughput runs many tasks that each yield a few times,
@@ -344,10 +349,10 @@ func BenchmarkExecutorThroughput(b *testing.B) {
 				n := min(batch, b.N-i)
 				cd := newCountdown(n)
 				for range n {
-					smol.SpawnOn[struct{}](ex, &yielder{left: yieldSteps, cd: cd})
+					smol.SpawnOn(ex, &yielder{left: yieldSteps, cd: cd})
 				}
 				// This goroutine is one of the workers while it waits.
-				if _, err := smol.Run[struct{}](ex, cd); err != nil {
+				if _, err := smol.Run(ex, cd); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -123,12 +123,13 @@ func (p *BlockingPool) work() {
 type blockingCall[T any] struct {
 	done  atomic.Bool
 	out   T
+	err   error
 	panic *PanicError
 	mu    sync.Mutex // guards w
 	w     Waker
 }
 
-func (b *blockingCall[T]) Poll(cx *Context) (T, bool) {
+func (b *blockingCall[T]) Poll(cx *Context) (T, bool, error) {
 	if !b.done.Load() {
 		b.mu.Lock()
 		b.w = cx.Waker()
@@ -136,20 +137,24 @@ func (b *blockingCall[T]) Poll(cx *Context) (T, bool) {
 		// The job sets done before it takes mu to read w: either it sees
 		// this waker or this load sees done.
 		if !b.done.Load() {
+			cx.WaitingOn(b, WaitBlocking)
 			var zero T
-			return zero, false
+			return zero, false, nil
 		}
 	}
 	if b.panic != nil {
 		panic(b.panic)
 	}
-	return b.out, true
+	return b.out, true, b.err
 }
 
-// UnblockOn starts fn on pool at once and returns a future of its result.
-// If fn panics, polling the future panics with a [*PanicError] carrying the
-// value and fn's stack.
-func UnblockOn[T any](pool *BlockingPool, fn func() T) Future[T] {
+func (b *blockingCall[T]) String() string { return "the blocking pool" }
+
+// UnblockOn starts fn on pool at once and returns a future of its value and
+// error. If fn panics, polling the future panics with a [*PanicError]
+// carrying the value and fn's stack. The call runs to its end even if the
+// future is dropped: a blocking call cannot be interrupted.
+func UnblockOn[T any](pool *BlockingPool, fn func() (T, error)) Future[T] {
 	b := &blockingCall[T]{}
 	pool.submit(func() {
 		defer func() {
@@ -164,12 +169,14 @@ func UnblockOn[T any](pool *BlockingPool, fn func() T) Future[T] {
 				w.Wake()
 			}
 		}()
-		b.out = fn()
+		b.out, b.err = fn()
 	})
 	return b
 }
 
 // Unblock is UnblockOn with the default pool, whose limit is
 // [DefaultMaxBlockingThreads] goroutines and whose goroutines exit after
-// 500ms idle.
-func Unblock[T any](fn func() T) Future[T] { return UnblockOn(defaultPool(), fn) }
+// 500ms idle:
+//
+//	data, err := smol.BlockOn(smol.Unblock(func() ([]byte, error) { return os.ReadFile(name) }))
+func Unblock[T any](fn func() (T, error)) Future[T] { return UnblockOn(defaultPool(), fn) }

@@ -24,17 +24,22 @@ func TestUnblockOnResult(t *testing.T) {
 	checkLeaks(t)
 	pool := smol.NewBlockingPool(2, 10*time.Millisecond)
 	defer waitIdle(t, pool)
-	if got := smol.BlockOn(smol.UnblockOn(pool, func() string { return "done" })); got != "done" {
-		t.Fatalf("got %q", got)
+	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (string, error) { return "done", nil })); err != nil || got != "done" {
+		t.Fatalf("got (%q, %v)", got, err)
+	}
+	// The function's error is the future's error.
+	errBlocking := errors.New("blocking call failed")
+	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 3, errBlocking })); err != errBlocking || got != 3 {
+		t.Fatalf("a failing call: got (%d, %v), want (3, %v)", got, err, errBlocking)
 	}
 	// Awaited from tasks, many at once.
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	var fs []smol.Future[int]
 	for i := range 20 {
-		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.UnblockOn(pool, func() int {
+		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.UnblockOn(pool, func() (int, error) {
 			time.Sleep(time.Millisecond) // a blocking call
-			return i
+			return i, nil
 		}), func(n int) int { return n * n })))
 	}
 	got, err := smol.Run(ex, smol.JoinAll(fs))
@@ -54,17 +59,18 @@ func TestUnblockOnStartsAtOnce(t *testing.T) {
 	pool := smol.NewBlockingPool(1, 10*time.Millisecond)
 	defer waitIdle(t, pool)
 	ran := make(chan struct{})
-	f := smol.UnblockOn(pool, func() int { close(ran); return 1 })
+	f := smol.UnblockOn(pool, func() (int, error) { close(ran); return 1, nil })
 	<-ran
 	var v int
-	waitFor(t, "the result", func() bool { var ok bool; v, ok = f.Poll(noop); return ok })
-	if v != 1 {
-		t.Fatalf("got %d", v)
+	var err error
+	waitFor(t, "the result", func() bool { var ok bool; v, ok, err = f.Poll(noop); return ok })
+	if v != 1 || err != nil {
+		t.Fatalf("got (%d, %v)", v, err)
 	}
 }
 
 //go:noinline
-func blockingPanicStep() int { panic(errors.New("blocking boom")) }
+func blockingPanicStep() (int, error) { panic(errors.New("blocking boom")) }
 
 func TestUnblockOnPanic(t *testing.T) {
 	checkLeaks(t)
@@ -83,8 +89,8 @@ func TestUnblockOnPanic(t *testing.T) {
 		t.Fatalf("the stack does not mention the panicking function:\n%s", pe.Stack)
 	}
 	// The pool survives the panic.
-	if got := smol.BlockOn(smol.UnblockOn(pool, func() int { return 2 })); got != 2 {
-		t.Fatalf("after a panic: got %d", got)
+	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 2, nil })); err != nil || got != 2 {
+		t.Fatalf("after a panic: got (%d, %v)", got, err)
 	}
 }
 
@@ -97,7 +103,7 @@ func TestBlockingPoolLimit(t *testing.T) {
 	gate := make(chan struct{})
 	var fs []smol.Future[int]
 	for i := range jobs {
-		fs = append(fs, smol.UnblockOn(pool, func() int {
+		fs = append(fs, smol.UnblockOn(pool, func() (int, error) {
 			n := running.Add(1)
 			for {
 				p := peak.Load()
@@ -108,7 +114,7 @@ func TestBlockingPoolLimit(t *testing.T) {
 			started.Add(1)
 			<-gate
 			running.Add(-1)
-			return i
+			return i, nil
 		}))
 	}
 	// With every goroutine blocked, exactly limit jobs have started and the
@@ -118,7 +124,7 @@ func TestBlockingPoolLimit(t *testing.T) {
 		t.Fatalf("Threads() = %d with %d jobs queued, want %d", n, jobs, limit)
 	}
 	close(gate)
-	got := smol.BlockOn(smol.JoinAll(fs))
+	got := must(smol.BlockOn(smol.JoinAll(fs)))
 	for i, v := range got {
 		if v != i {
 			t.Fatalf("results %v", got)
@@ -140,19 +146,19 @@ func TestBlockingPoolIdleExit(t *testing.T) {
 	var fs []smol.Future[struct{}]
 	for range 3 {
 		wg.Add(1)
-		fs = append(fs, smol.UnblockOn(pool, func() struct{} { wg.Done(); <-gate; return struct{}{} }))
+		fs = append(fs, smol.UnblockOn(pool, func() (struct{}, error) { wg.Done(); <-gate; return struct{}{}, nil }))
 	}
 	wg.Wait()
 	if n := pool.Threads(); n != 3 {
 		t.Fatalf("Threads() = %d with 3 blocked jobs, want 3", n)
 	}
 	close(gate)
-	smol.BlockOn(smol.JoinAll(fs))
+	must(smol.BlockOn(smol.JoinAll(fs)))
 	// Idle goroutines exit after the timeout.
 	waitIdle(t, pool)
 	// And the pool starts new ones for new work.
-	if got := smol.BlockOn(smol.UnblockOn(pool, func() int { return 5 })); got != 5 {
-		t.Fatalf("got %d", got)
+	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 5, nil })); err != nil || got != 5 {
+		t.Fatalf("got (%d, %v)", got, err)
 	}
 	waitIdle(t, pool)
 }
@@ -170,11 +176,16 @@ func TestUnblock(t *testing.T) {
 	// The default pool's idle goroutines exit 500ms after their last job;
 	// TestMain waits for them, so this test does not.
 	checkLeaks(t, goleak.IgnoreAnyFunction("github.com/smolgo/smol.(*BlockingPool).work"))
-	f := smol.Unblock(func() error {
-		_, err := os.Stat(os.DevNull)
-		return err
-	})
-	if err := smol.BlockOn(f); err != nil {
+	f := smol.Unblock(func() (os.FileInfo, error) { return os.Stat(os.DevNull) })
+	fi, err := smol.BlockOn(f)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if fi.Name() != "null" {
+		t.Fatalf("Stat(%s).Name() = %q", os.DevNull, fi.Name())
+	}
+	// A failing call's error comes through.
+	if _, err := smol.BlockOn(smol.Unblock(func() (os.FileInfo, error) { return os.Stat("/nonexistent/smol") })); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Stat of a missing file: %v, want ErrNotExist", err)
 	}
 }

@@ -2,113 +2,8 @@ package smol
 
 import (
 	"context"
-	"fmt"
 	"sync"
-	"sync/atomic"
 )
-
-// parker blocks one goroutine until it is unparked. An unpark that comes
-// before the park is kept as a permit, so no wake is lost between a check
-// and the park that follows it; several unparks leave one permit.
-//
-// A parking goroutine drives the reactor if it can (see reactor). Its state:
-//
-//	pIdle     running, no permit
-//	pNotified a permit is pending
-//	pParked   blocked on ch
-//	pPolling  blocked in the poller, holding the reactor lock
-//
-// unpark swaps in pNotified and then does what the old state needs: a send
-// on ch for pParked, a poller notification for pPolling. The swap makes
-// exactly one unpark responsible for that, so ch (capacity 1) never blocks.
-type parker struct {
-	state atomic.Int32
-	ch    chan struct{}
-}
-
-const (
-	pIdle int32 = iota
-	pNotified
-	pParked
-	pPolling
-)
-
-func newParker() parker { return parker{ch: make(chan struct{}, 1)} }
-
-// Wake unparks, so a parker is itself a Waker.
-func (p *parker) Wake() { p.unpark() }
-
-func (p *parker) unpark() {
-	// A permit already pending needs nothing more: the parker consumes it
-	// after this load, then looks at whatever the caller published.
-	if p.state.Load() == pNotified {
-		return
-	}
-	switch p.state.Swap(pNotified) {
-	case pParked:
-		p.ch <- struct{}{}
-	case pPolling:
-		if err := theReactor.Load().p.Notify(); err != nil {
-			panic(fmt.Sprintf("smol: waking the reactor: %v", err))
-		}
-	}
-}
-
-// park returns once the parker is unparked; it may also return spuriously.
-func (p *parker) park() {
-	if p.state.CompareAndSwap(pNotified, pIdle) {
-		return
-	}
-	r := theReactor.Load()
-	if r != nil {
-		if r.tryLock() {
-			p.drive(r)
-			return
-		}
-		// Someone else drives the poller. Queue up to take it over, and
-		// look at the lock once more: an unlock that ran before we were
-		// queued is seen here, one after finds us in the queue.
-		r.addWaiting(p)
-		if r.tryLock() {
-			r.removeWaiting(p)
-			p.drive(r)
-			return
-		}
-		if r.fbHold.Load() {
-			// The fallback yields the poller to a goroutine that wants it.
-			_ = r.p.Notify()
-		}
-	}
-	if p.state.CompareAndSwap(pIdle, pParked) {
-		<-p.ch
-	}
-	p.state.Store(pIdle)
-	if r != nil {
-		r.removeWaiting(p)
-	}
-}
-
-// drive blocks in the poller until the parker is unparked; the caller holds
-// the reactor lock, which drive releases.
-func (p *parker) drive(r *reactor) {
-	for p.state.CompareAndSwap(pIdle, pPolling) {
-		r.react(-1, p)
-	}
-	p.state.Store(pIdle)
-	r.unlock()
-}
-
-// mainWaker wakes the future that a call to Run is waiting for.
-type mainWaker struct {
-	woken atomic.Bool
-	p     *parker
-}
-
-func (m *mainWaker) Wake() {
-	if !m.woken.Swap(true) {
-		m.p.unpark()
-	}
-}
 
 type blocker struct {
 	p  parker
@@ -121,49 +16,93 @@ var blockers = sync.Pool{New: func() any {
 	return b
 }}
 
-// BlockOn runs f to completion on the calling goroutine and returns its
-// value: it polls f, parks the goroutine until f's waker is woken, and polls
-// again. Tasks that f awaits run on their own executors; BlockOn only waits.
-// Use it at the edge of async code, such as in main or a test, never inside
-// a poll.
-func BlockOn[T any](f Future[T]) T {
+// getBlocker takes a blocker from the pool and sets its context up for the
+// options: the default driver and an unlimited budget unless they say
+// otherwise.
+func getBlocker(opts []Option) *blocker {
 	b := blockers.Get().(*blocker)
-	defer blockers.Put(b)
+	if len(opts) == 0 {
+		b.cx.drv, b.cx.budget = defaultDriver(), unlimited
+		return b
+	}
+	s := makeSettings(opts, true)
+	if s.clock == nil {
+		b.cx.drv = defaultDriver()
+	} else {
+		b.cx.drv = newDriver(&s)
+	}
+	b.cx.budget = int32(s.budget)
+	return b
+}
+
+func putBlocker(b *blocker) {
+	b.cx.drv, b.cx.waitOn = nil, nil
+	blockers.Put(b)
+}
+
+// poll polls f once with the blocker's context and a fresh budget.
+func pollWith[T any](b *blocker, f Future[T], budget int32) (T, bool, error) {
+	b.cx.budget = budget
+	return f.Poll(&b.cx)
+}
+
+// BlockOn runs f to completion on the calling goroutine and returns its
+// value and error: it polls f, parks the goroutine until f's waker is
+// woken, and polls again. Tasks that f awaits run on their own executors;
+// BlockOn only waits, and a panic in f, or in a task f awaits, propagates
+// out of it. Use it at the edge of async code, such as in main or a test,
+// never inside a poll.
+//
+// f's timers keep the real clock of the process's default driver, unless
+// opts holds [WithClock]; its budget is unlimited, since nothing else runs
+// on this goroutine, unless opts holds [WithBudget]. Other options panic.
+func BlockOn[T any](f Future[T], opts ...Option) (T, error) {
+	b := getBlocker(opts)
+	defer putBlocker(b)
+	enterDriving()
+	defer leaveDriving()
+	budget := b.cx.budget
 	for {
-		if v, ok := f.Poll(&b.cx); ok {
-			return v
+		if v, ok, err := pollWith(b, f, budget); ok {
+			return v, err
 		}
 		b.p.park()
 	}
 }
 
-// Wait is BlockOn with a context: it returns f's value, or ctx.Err() as soon
-// as ctx is done, whichever comes first. If ctx is already done, f is not
-// polled. If f is a [*Task] that was canceled, Wait returns the task's Err.
-// After an early return f is left as it is; cancel it if it is a task.
-func Wait[T any](ctx context.Context, f Future[T]) (T, error) {
+// Wait is [BlockOn] with a context: it returns f's value and error, or
+// ctx.Err() as soon as ctx is done, whichever comes first. If ctx is
+// already done, f is not polled. After an early return f is discarded if
+// it is a [Discarder]; a task keeps running (cancel it if that is wanted).
+func Wait[T any](ctx context.Context, f Future[T], opts ...Option) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	b := blockers.Get().(*blocker)
-	defer blockers.Put(b)
+	b := getBlocker(opts)
+	defer putBlocker(b)
+	enterDriving()
+	defer leaveDriving()
+	budget := b.cx.budget
 	stop := context.AfterFunc(ctx, b.p.unpark)
 	defer stop()
 	for {
-		if v, ok := f.Poll(&b.cx); ok {
-			if e, isTask := f.(interface{ Err() error }); isTask {
-				return v, e.Err()
-			}
-			return v, nil
+		if v, ok, err := pollWith(b, f, budget); ok {
+			return v, err
 		}
 		if err := ctx.Err(); err != nil {
+			Discard(f)
 			return zero, err
 		}
 		b.p.park()
 	}
 }
 
+// ctxDone is the future of ContextDone. Its state:
+//
+//	stop == nil            not yet polled pending: nothing registered
+//	stop != nil, w set     registered with ctx; the callback wakes w
+//	done                   ready or discarded: the registration is given up
 type ctxDone struct {
 	ctx  context.Context
 	mu   sync.Mutex // guards w
@@ -171,9 +110,10 @@ type ctxDone struct {
 	stop func() bool
 }
 
-func (d *ctxDone) Poll(cx *Context) (error, bool) {
+func (d *ctxDone) Poll(cx *Context) (struct{}, bool, error) {
 	if err := d.ctx.Err(); err != nil {
-		return err, true
+		d.Discard()
+		return struct{}{}, true, err
 	}
 	d.mu.Lock()
 	d.w = cx.Waker()
@@ -185,17 +125,35 @@ func (d *ctxDone) Poll(cx *Context) (error, bool) {
 			d.mu.Lock()
 			w := d.w
 			d.mu.Unlock()
-			w.Wake()
+			if w != nil {
+				w.Wake()
+			}
 		})
 	}
 	if err := d.ctx.Err(); err != nil {
-		return err, true
+		d.Discard()
+		return struct{}{}, true, err
 	}
-	return nil, false
+	cx.WaitingOn(d, WaitOther)
+	return struct{}{}, false, nil
 }
 
-// ContextDone returns a future that is ready with ctx.Err() once ctx is
-// done. While it waits it holds no goroutine: a callback registered with
-// context.AfterFunc wakes the task. A ContextDone dropped before ctx is done
-// stays registered with ctx until ctx is done or collected.
-func ContextDone(ctx context.Context) Future[error] { return &ctxDone{ctx: ctx} }
+// Discard gives up the registration with ctx.
+func (d *ctxDone) Discard() {
+	if d.stop != nil {
+		d.stop()
+		d.stop = nil
+	}
+	d.mu.Lock()
+	d.w = nil
+	d.mu.Unlock()
+}
+
+func (d *ctxDone) String() string { return "context.Context Done" }
+
+// ContextDone returns a future that fails with ctx.Err() once ctx is done:
+// raced against an operation with [Select] or [Race], it ends the operation
+// with the context's error. While it waits it holds no goroutine: a
+// callback registered with context.AfterFunc wakes the task. It gives the
+// registration up when it is ready or discarded.
+func ContextDone(ctx context.Context) Future[struct{}] { return &ctxDone{ctx: ctx} }

@@ -19,8 +19,8 @@ type core struct {
 	inbox      atomic.Pointer[header] // newest first, linked through next
 	head, tail *header                // oldest first; owned by the consumer side
 	nhead      int                    // the length of head; owned by the consumer side
-	closed     atomic.Bool            // set under mu; read without it on hot paths
-	mu         sync.Mutex             // guards the registry
+	closed     atomic.Bool            // set under regMu; read without it on hot paths
+	regMu      sync.Mutex             // guards the registry
 	tasks      *header                // registry, linked through rprev and rnext
 	// wakeup gets a runner going after a push: the local executor unparks its
 	// goroutine, the multi-threaded one wakes a sleeping worker.
@@ -31,24 +31,17 @@ type core struct {
 	acquire func() bool
 	release func()
 	onPanic func(*PanicError)
-}
-
-// Option configures an executor.
-type Option func(*core)
-
-// WithPanicHandler sets the function that receives the panic of a detached
-// task. It runs on the goroutine that ran the task, after the task
-// finished. The default handler panics with the [*PanicError], which crashes
-// the program unless the caller of [Run] recovers.
-func WithPanicHandler(h func(*PanicError)) Option {
-	return func(c *core) { c.onPanic = h }
+	drv     *Driver
+	lastID  uint32 // the id of the latest task to join the registry; guarded by regMu
 }
 
 func (c *core) init(wakeup func(), acquire func() bool, release func(), opts []Option) {
 	c.wakeup, c.acquire, c.release = wakeup, acquire, release
-	c.onPanic = func(p *PanicError) { panic(p) }
-	for _, o := range opts {
-		o(c)
+	s := makeSettings(opts, false)
+	c.drv = newDriver(&s)
+	c.onPanic = s.onPanic
+	if c.onPanic == nil {
+		c.onPanic = func(p *PanicError) { panic(p) }
 	}
 }
 
@@ -128,11 +121,16 @@ func (c *core) spawn(h *header) bool {
 // drains the queue and a runner sees the closed state. It reports false if
 // the executor is closed.
 func (c *core) register(h *header) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.regMu.Lock()
+	defer c.regMu.Unlock()
 	if c.closed.Load() {
 		return false
 	}
+	c.lastID++
+	if c.lastID == 0 { // 0 means "no id": skip it when the count wraps
+		c.lastID++
+	}
+	atomic.StoreUint32(&h.id, c.lastID)
 	h.rnext = c.tasks
 	if c.tasks != nil {
 		c.tasks.rprev = h
@@ -143,7 +141,7 @@ func (c *core) register(h *header) bool {
 
 // deregister removes a finished task; removing one twice is harmless.
 func (c *core) deregister(h *header) {
-	c.mu.Lock()
+	c.regMu.Lock()
 	if h.rprev != nil {
 		h.rprev.rnext = h.rnext
 	} else if c.tasks == h {
@@ -153,23 +151,23 @@ func (c *core) deregister(h *header) {
 		h.rnext.rprev = h.rprev
 	}
 	h.rprev, h.rnext = nil, nil
-	c.mu.Unlock()
+	c.regMu.Unlock()
 }
 
 // close refuses new tasks, cancels every live task, and drops the queued
 // ones. It reports false if the executor was already closed.
 func (c *core) close() bool {
-	c.mu.Lock()
+	c.regMu.Lock()
 	if c.closed.Load() {
-		c.mu.Unlock()
+		c.regMu.Unlock()
 		return false
 	}
 	c.closed.Store(true)
-	c.mu.Unlock()
+	c.regMu.Unlock()
 	// Cancel live tasks one at a time: canceling an idle task deregisters it,
 	// which needs the lock.
 	for {
-		c.mu.Lock()
+		c.regMu.Lock()
 		h := c.tasks
 		if h != nil {
 			c.tasks = h.rnext
@@ -178,7 +176,7 @@ func (c *core) close() bool {
 			}
 			h.rprev, h.rnext = nil, nil
 		}
-		c.mu.Unlock()
+		c.regMu.Unlock()
 		if h == nil {
 			break
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/channel"
+	"github.com/smolgo/smol/clock"
 )
 
 // A canceled task discards its future, so a value sent to the channel goes
@@ -14,8 +15,8 @@ func TestCancelDiscardsFuture(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	tx, rx := channel.New[int](1)
-	t1 := smol.SpawnOn[int](ex, smol.Map(rx.Recv(), func(v int) int { return v }))
-	t2 := smol.SpawnOn[int](ex, rx.Recv())
+	t1 := smol.SpawnOn(ex, smol.Map(rx.Recv(), func(v int) int { return v }))
+	t2 := smol.SpawnOn(ex, rx.Recv())
 	for ex.TryTick() {
 	}
 	t1.Cancel()
@@ -24,8 +25,11 @@ func TestCancelDiscardsFuture(t *testing.T) {
 	}
 	for ex.TryTick() {
 	}
-	if !t2.IsFinished() || smol.BlockOn[int](t2) != 5 {
+	if !t2.IsFinished() || must(smol.BlockOn(t2)) != 5 {
 		t.Fatal("the value was stranded by the canceled receiver")
+	}
+	if _, err := smol.BlockOn(t1); err != smol.ErrCanceled {
+		t.Fatalf("the canceled receiver: %v, want ErrCanceled", err)
 	}
 }
 
@@ -35,10 +39,10 @@ func TestCloseDiscardsFutures(t *testing.T) {
 	ex1, ex2 := smol.NewLocalExecutor(), smol.NewLocalExecutor()
 	defer ex2.Close()
 	tx, rx := channel.New[int](1)
-	smol.SpawnOn[int](ex1, rx.Recv())
+	smol.SpawnOn(ex1, rx.Recv())
 	for ex1.TryTick() {
 	}
-	t2 := smol.SpawnOn[int](ex2, rx.Recv())
+	t2 := smol.SpawnOn(ex2, rx.Recv())
 	for ex2.TryTick() {
 	}
 	ex1.Close()
@@ -47,28 +51,38 @@ func TestCloseDiscardsFutures(t *testing.T) {
 	}
 	for ex2.TryTick() {
 	}
-	if !t2.IsFinished() || smol.BlockOn[int](t2) != 7 {
+	if !t2.IsFinished() || must(smol.BlockOn(t2)) != 7 {
 		t.Fatal("the value was stranded by the closed executor's receiver")
 	}
 }
 
 // Race and Timeout discard the futures that lost, so a later value reaches
-// the receiver still waiting.
+// the receiver still waiting. The timers run on a manual clock.
 func TestRaceAndTimeoutDiscardLosers(t *testing.T) {
 	for _, name := range []string{"race", "timeout"} {
-		ex := smol.NewLocalExecutor()
+		clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		ex := smol.NewLocalExecutor(smol.WithClock(clk))
 		tx, rx := channel.New[int](1)
 		var loser smol.Future[int]
+		var wantErr error
 		if name == "race" {
 			loser = smol.Map(smol.Race(rx.Recv(), smol.Map(smol.Sleep(time.Millisecond), func(time.Time) int { return -1 })),
 				func(w smol.Winner[int]) int { return w.Index })
 		} else {
-			loser = smol.Map(smol.Timeout[int](rx.Recv(), time.Millisecond), func(r smol.Result[int]) int { return r.Value })
+			loser, wantErr = smol.Timeout(rx.Recv(), time.Millisecond), smol.ErrTimeout
 		}
 		first := smol.SpawnOn(ex, loser)
-		second := smol.SpawnOn[int](ex, rx.Recv())
-		if _, err := smol.Run(ex, first); err != nil {
-			t.Fatal(err)
+		second := smol.SpawnOn(ex, rx.Recv())
+		for ex.TryTick() {
+		}
+		clk.Advance(time.Millisecond)
+		for ex.TryTick() {
+		}
+		if !first.IsFinished() {
+			t.Fatalf("%s: the timer did not end the first receive", name)
+		}
+		if v, err := outcome(t, first); err != wantErr || name == "race" && v != 1 {
+			t.Fatalf("%s: got (%d, %v), want the timer to win", name, v, err)
 		}
 		if err := tx.TrySend(3); err != nil {
 			t.Fatal(err)
@@ -77,6 +91,9 @@ func TestRaceAndTimeoutDiscardLosers(t *testing.T) {
 		}
 		if !second.IsFinished() {
 			t.Fatalf("%s: the losing receive swallowed the wake", name)
+		}
+		if v, err := outcome(t, second); err != nil || v != 3 {
+			t.Fatalf("%s: the waiting receiver got (%d, %v), want 3", name, v, err)
 		}
 		ex.Close()
 	}

@@ -2,40 +2,53 @@ package smol_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/channel"
+	"github.com/smolgo/smol/clock"
 )
 
 func ExampleReady() {
-	v := smol.BlockOn(smol.Ready("hello"))
-	fmt.Println(v)
-	// Output: hello
+	v, err := smol.BlockOn(smol.Ready("hello"))
+	fmt.Println(v, err)
+	// Output: hello <nil>
+}
+
+func ExampleFailed() {
+	// A future that fails at once; Map passes the error through without
+	// calling its function.
+	f := smol.Map(smol.Failed[int](errors.New("no such thing")), func(n int) int { return n + 1 })
+	v, err := smol.BlockOn(f)
+	fmt.Println(v, err)
+	// Output: 0 no such thing
 }
 
 func ExamplePollFn() {
 	// A future written as a closure: pending twice, then ready. A pending
 	// poll must arrange a wake; this one wakes its task at once.
 	polls := 0
-	f := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	f := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls++
 		if polls < 3 {
 			cx.Waker().Wake()
-			return 0, false
+			return 0, false, nil
 		}
-		return polls, true
+		return polls, true, nil
 	})
-	fmt.Println("ready after", smol.BlockOn(f), "polls")
+	n, _ := smol.BlockOn(f)
+	fmt.Println("ready after", n, "polls")
 	// Output: ready after 3 polls
 }
 
 func ExampleMap() {
 	f := smol.Map(smol.Ready(21), func(n int) string { return fmt.Sprint(n * 2) })
 	fmt.Println(smol.BlockOn(f))
-	// Output: 42
+	// Output: 42 <nil>
 }
 
 func ExampleThen() {
@@ -44,7 +57,8 @@ func ExampleThen() {
 	f := smol.Then(smol.Ready("smol"), func(name string) smol.Future[string] {
 		return smol.Map(smol.YieldNow(), func(struct{}) string { return "hello, " + name })
 	})
-	fmt.Println(smol.BlockOn(f))
+	v, _ := smol.BlockOn(f)
+	fmt.Println(v)
 	// Output: hello, smol
 }
 
@@ -53,9 +67,16 @@ func ExampleJoin() {
 	defer ex.Close()
 	a := smol.SpawnOn(ex, smol.Ready(1))
 	b := smol.SpawnOn(ex, smol.Ready("one"))
-	p, _ := smol.Run(ex, smol.Join[int, string](a, b))
+	p, _ := smol.Run(ex, smol.Join(a, b))
 	fmt.Println(p.A, p.B)
-	// Output: 1 one
+
+	// If either fails, Join fails at once with that error.
+	c := smol.SpawnOn(ex, smol.Failed[string](errors.New("c failed")))
+	_, err := smol.Run(ex, smol.Join(smol.Never[int](), c))
+	fmt.Println(err)
+	// Output:
+	// 1 one
+	// c failed
 }
 
 func ExampleJoinAll() {
@@ -73,7 +94,7 @@ func ExampleJoinAll() {
 func ExampleRace() {
 	// The first future found ready wins; on a tie the earlier one does.
 	slow := smol.Then(smol.YieldNow(), func(struct{}) smol.Future[string] { return smol.Ready("slow") })
-	w := smol.BlockOn(smol.Race(slow, smol.Ready("fast"), smol.Ready("also fast")))
+	w, _ := smol.BlockOn(smol.Race(slow, smol.Ready("fast"), smol.Ready("also fast")))
 	fmt.Println(w.Index, w.Value)
 	// Output: 1 fast
 }
@@ -81,9 +102,10 @@ func ExampleRace() {
 func ExampleSelect() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	// A future that never finishes, raced against a canceled context.
-	e := smol.BlockOn(smol.Select(smol.Never[int](), smol.ContextDone(ctx)))
-	fmt.Println(e.Index, e.B)
+	// A future that never finishes, raced against a canceled context: the
+	// context wins, and its error is the select's.
+	e, err := smol.BlockOn(smol.Select(smol.Never[int](), smol.ContextDone(ctx)))
+	fmt.Println(e.Index, err)
 	// Output: 1 context canceled
 }
 
@@ -115,14 +137,15 @@ func ExampleYieldNow() {
 func ExampleNever() {
 	// Never loses every race; a Never awaited alone parks its task until
 	// the executor is closed.
-	w := smol.BlockOn(smol.Race(smol.Never[string](), smol.Ready("the other one")))
+	w, _ := smol.BlockOn(smol.Race(smol.Never[string](), smol.Ready("the other one")))
 	fmt.Println(w.Value)
 
 	ex := smol.NewLocalExecutor()
 	task := smol.SpawnOn(ex, smol.Never[int]())
 	ex.TryTick()
 	ex.Close()
-	fmt.Println(task.Err())
+	_, err := smol.BlockOn(task)
+	fmt.Println(err)
 	// Output:
 	// the other one
 	// smol: executor closed
@@ -140,7 +163,7 @@ func ExampleSpawnOn() {
 		}))
 	}
 	last := smol.SpawnOn(ex, smol.Ready("done"))
-	v, err := smol.Run(ex, smol.Future[string](last))
+	v, err := smol.Run(ex, last)
 	fmt.Println(v, err)
 	// Output:
 	// task 0
@@ -164,18 +187,18 @@ func ExampleNewExecutor() {
 	for i := 1; i <= 100; i++ {
 		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.YieldNow(), func(struct{}) int { return i })))
 	}
-	sum := smol.BlockOn(smol.Map(smol.JoinAll(fs), func(vs []int) int {
+	sum, err := smol.BlockOn(smol.Map(smol.JoinAll(fs), func(vs []int) int {
 		s := 0
 		for _, v := range vs {
 			s += v
 		}
 		return s
 	}))
-	fmt.Println("sum:", sum)
+	fmt.Println("sum:", sum, err)
 	ex.Close()
 	fmt.Println(<-done, <-done)
 	// Output:
-	// sum: 5050
+	// sum: 5050 <nil>
 	// smol: executor closed smol: executor closed
 }
 
@@ -186,15 +209,18 @@ func ExampleTask_Cancel() {
 	quick := smol.SpawnOn(ex, smol.Ready(7))
 	for ex.TryTick() {
 	}
-	// Cancel of a task still pending stops it and reports false.
-	v, ok := forever.Cancel()
-	fmt.Println(v, ok, forever.Err())
-	// Cancel of a completed task returns its output.
-	v, ok = quick.Cancel()
-	fmt.Println(v, ok, quick.Err())
+	// Cancel of a task still pending stops it: awaiting it then fails
+	// with ErrCanceled.
+	forever.Cancel()
+	v, err := smol.BlockOn(forever)
+	fmt.Println(v, err)
+	// Cancel of a completed task changes nothing: its output is kept.
+	quick.Cancel()
+	v, err = smol.BlockOn(quick)
+	fmt.Println(v, err)
 	// Output:
-	// 0 false smol: task canceled
-	// 7 true <nil>
+	// 0 smol: task canceled
+	// 7 <nil>
 }
 
 func ExampleTask_Detach() {
@@ -214,8 +240,8 @@ func ExampleBlockOn() {
 	go smol.Run(ex, smol.Never[struct{}]())
 	task := smol.SpawnOn(ex, smol.Map(smol.YieldNow(), func(struct{}) string { return "from a task" }))
 	// BlockOn parks this goroutine until the task is done.
-	fmt.Println(smol.BlockOn(smol.Future[string](task)))
-	// Output: from a task
+	fmt.Println(smol.BlockOn(task))
+	// Output: from a task <nil>
 }
 
 func ExampleWait() {
@@ -235,29 +261,28 @@ func ExampleContextDone() {
 	ctx, cancel := context.WithCancel(context.Background())
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
-	// A task stops when ctx is done; no goroutine waits for ctx meanwhile.
-	watcher := smol.SpawnOn(ex, smol.Map(smol.ContextDone(ctx), func(err error) string {
-		return "stopped: " + err.Error()
-	}))
+	// A task's work, raced against ctx: the task fails with ctx's error
+	// once ctx is done. No goroutine waits for ctx meanwhile.
+	work := smol.SpawnOn(ex, smol.Select(smol.Never[int](), smol.ContextDone(ctx)))
 	go cancel()
-	v, _ := smol.Run(ex, smol.Future[string](watcher))
-	fmt.Println(v)
+	_, err := smol.Run(ex, work)
+	fmt.Println("stopped:", err)
 	// Output: stopped: context canceled
 }
 
 func ExampleUnblock() {
 	// A blocking call runs on the blocking pool; the future is awaited like
 	// any other.
-	f := smol.Unblock(func() string {
+	f := smol.Unblock(func() (string, error) {
 		b, err := os.ReadFile("/proc/self/stat")
 		if err != nil {
-			return err.Error()
+			return "", err
 		}
-		return strings.Fields(string(b))[1] // the command name, in parentheses
+		return strings.Fields(string(b))[1], nil // the command name, in parentheses
 	})
-	name := smol.BlockOn(f)
-	fmt.Println(strings.HasPrefix(name, "("))
-	// Output: true
+	name, err := smol.BlockOn(f)
+	fmt.Println(strings.HasPrefix(name, "("), err)
+	// Output: true <nil>
 }
 
 func ExampleWithPanicHandler() {
@@ -265,7 +290,7 @@ func ExampleWithPanicHandler() {
 		fmt.Println("task panicked:", p.Value)
 	}))
 	defer ex.Close()
-	smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { panic("oops") })).Detach()
+	smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { panic("oops") })).Detach()
 	for ex.TryTick() {
 	}
 	// Output: task panicked: oops
@@ -274,12 +299,29 @@ func ExampleWithPanicHandler() {
 func ExamplePanicError() {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { panic("bad input") }))
+	task := smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { panic("bad input") }))
 	defer func() {
 		// Awaiting the task re-raises its panic with the original value.
 		p := recover().(*smol.PanicError)
 		fmt.Println(p.Value)
 	}()
-	smol.Run(ex, smol.Future[int](task))
+	smol.Run(ex, task)
 	// Output: bad input
+}
+
+func ExampleLocalExecutor_DumpTasks() {
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ex := smol.NewLocalExecutor(smol.WithClock(clk))
+	defer ex.Close()
+	smol.SpawnOn(ex, smol.Sleep(time.Hour))
+	_, rx := channel.New[string](1)
+	smol.SpawnOn(ex, rx.Recv())
+	for ex.TryTick() {
+	}
+	// Each task that has waited, newest first, and what it waits on.
+	ex.DumpTasks(os.Stdout)
+	// Output:
+	// LocalExecutor: 2 tasks
+	// task 2 waiting, 1 polls: recv channel (0/1 queued)
+	// task 1 waiting, 1 polls: timer timer at 01:00:00.000000 (in 1h0m0s)
 }

@@ -1,6 +1,7 @@
 package smol
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -18,10 +19,11 @@ type Executor struct {
 	core
 	qmu      sync.Mutex                // the consumer side of the global queue
 	nglobal  atomic.Int32              // core.nhead, published under qmu
-	mu       sync.Mutex                // guards sleepers and the workers slice
-	workers  atomic.Pointer[[]*worker] // copy-on-write, read by stealers without mu
+	wmu      sync.Mutex                // guards sleepers and the workers slice
+	workers  atomic.Pointer[[]*worker] // copy-on-write, read by stealers without wmu
 	sleepers []*worker
-	nsleep   atomic.Int32 // len(sleepers), read without mu by wakers
+	nsleep   atomic.Int32   // len(sleepers), read without wmu by wakers
+	started  sync.WaitGroup // the workers of Start
 }
 
 type worker struct {
@@ -42,12 +44,59 @@ func NewExecutor(opts ...Option) *Executor {
 	return ex
 }
 
+// Driver returns the executor's driver: its clock and timers.
+func (ex *Executor) Driver() *Driver { return ex.drv }
+
+// Tasks lists the executor's live tasks that have waited at least once;
+// see [LocalExecutor.Tasks].
+func (ex *Executor) Tasks() []TaskInfo { return ex.taskInfos() }
+
+// DumpTasks writes [Executor.Tasks] to w for people, one line per task.
+func (ex *Executor) DumpTasks(w io.Writer) error { return ex.dumpTasks(w, "Executor") }
+
+// Start starts n goroutines that run ex until it is closed, as n calls of
+// Run(ex, smol.Never[struct{}]()) on goroutines of their own would; Run
+// may still be called besides them. [Executor.Shutdown] closes ex and
+// waits for them. Start after Close starts nothing that lasts: the
+// goroutines return at once. It panics if n < 0.
+func (ex *Executor) Start(n int) {
+	if n < 0 {
+		panic("smol: Executor.Start: negative count")
+	}
+	ex.started.Add(n)
+	for range n {
+		go ex.work()
+	}
+}
+
+// work is the body of a goroutine started by Start; it is a named method
+// so that such goroutines are recognizable in stack traces and leak
+// checkers.
+func (ex *Executor) work() {
+	defer ex.started.Done()
+	Run(ex, Never[struct{}]())
+}
+
+// Shutdown closes ex (see [Executor.Close]) and returns once every
+// goroutine started by [Executor.Start] has exited: each finishes the poll
+// it is in, if any, and returns. Like errgroup's Wait, it blocks; call it
+// from outside the executor, never from one of its tasks, which would wait
+// for its own goroutine (Close is the call for inside). Goroutines that
+// called Run themselves return ErrClosed as with Close; Shutdown does not
+// wait for them.
+func (ex *Executor) Shutdown() {
+	ex.Close()
+	ex.started.Wait()
+}
+
 // Close cancels every task on the executor, queued or waiting, makes later
-// spawns return finished tasks whose Err is [ErrClosed], and makes every
-// [Run] on it return ErrClosed. A task being polled when Close is called
-// finishes that poll and is dropped; no other task is polled again, and a
-// task that a worker had already taken but not yet polled is dropped
-// unpolled. Closing twice is harmless.
+// spawns return finished tasks (all of these fail with [ErrClosed] when
+// awaited), and makes every [Run] on it return ErrClosed. A task being
+// polled when Close is called finishes that poll, and is dropped unless
+// the poll returned ready, in which case its output is kept; no other task
+// is polled again, and a task that a worker had already taken but not yet
+// polled is dropped unpolled. Closing twice is harmless. Close does not
+// wait for the workers; [Executor.Shutdown] does.
 func (ex *Executor) Close() {
 	if !ex.close() {
 		return
@@ -65,14 +114,14 @@ func (ex *Executor) wakeOne() {
 	if ex.nsleep.Load() == 0 {
 		return
 	}
-	ex.mu.Lock()
+	ex.wmu.Lock()
 	var w *worker
 	if n := len(ex.sleepers); n > 0 {
 		w = ex.sleepers[n-1]
 		ex.sleepers = ex.sleepers[:n-1]
 		ex.nsleep.Add(-1)
 	}
-	ex.mu.Unlock()
+	ex.wmu.Unlock()
 	if w != nil {
 		w.p.unpark()
 	}
@@ -80,15 +129,19 @@ func (ex *Executor) wakeOne() {
 
 func (ex *Executor) runMain(main func(*Context) bool) error {
 	w := &worker{ex: ex, p: newParker(), rng: seed.Add(0x9e3779b97f4a7c15)}
+	w.cx.drv = ex.drv
 	ex.join(w)
 	defer ex.leave(w)
+	enterDriving()
+	defer leaveDriving()
 	mw := &mainWaker{p: &w.p}
 	mw.woken.Store(true)
-	mcx := &Context{waker: mw}
+	mcx := &Context{waker: mw, drv: ex.drv}
 	for !ex.closed.Load() {
 		// As on a LocalExecutor: after a pending poll of main, the tasks
 		// queued at that moment (up to a bound) run before main again.
 		if mw.woken.Swap(false) {
+			mcx.budget = ex.drv.budget
 			if main(mcx) {
 				return nil
 			}
@@ -164,8 +217,8 @@ func (ex *Executor) queuedHint() int {
 }
 
 func (ex *Executor) join(w *worker) {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
+	ex.wmu.Lock()
+	defer ex.wmu.Unlock()
 	ws := append(append([]*worker(nil), *ex.workers.Load()...), w)
 	ex.workers.Store(&ws)
 }
@@ -173,7 +226,7 @@ func (ex *Executor) join(w *worker) {
 // leave removes a worker and hands its leftover local tasks to the global
 // queue, so a Run that returns strands nothing.
 func (ex *Executor) leave(w *worker) {
-	ex.mu.Lock()
+	ex.wmu.Lock()
 	old := *ex.workers.Load()
 	ws := make([]*worker, 0, len(old))
 	for _, o := range old {
@@ -183,13 +236,13 @@ func (ex *Executor) leave(w *worker) {
 	}
 	ex.workers.Store(&ws)
 	ex.unsleep(w)
-	ex.mu.Unlock()
+	ex.wmu.Unlock()
 	for h := w.q.pop(); h != nil; h = w.q.pop() {
 		ex.schedule(h)
 	}
 }
 
-// unsleep removes w from the sleepers if it is there; ex.mu is held.
+// unsleep removes w from the sleepers if it is there; ex.wmu is held.
 func (ex *Executor) unsleep(w *worker) {
 	for i, s := range ex.sleepers {
 		if s == w {
@@ -204,6 +257,9 @@ func (w *worker) run(h *header) {
 	if h.self.run(&w.cx) {
 		// Woken during its own poll: to the back of this worker's queue.
 		w.push(h)
+	}
+	if w.cx.yielded() {
+		pollReactor()
 	}
 }
 
@@ -291,10 +347,10 @@ func (ex *Executor) publishLen() {
 // Close.
 func (w *worker) sleep(mw *mainWaker) {
 	ex := w.ex
-	ex.mu.Lock()
+	ex.wmu.Lock()
 	ex.sleepers = append(ex.sleepers, w)
 	ex.nsleep.Add(1)
-	ex.mu.Unlock()
+	ex.wmu.Unlock()
 	// Look once more after announcing the sleep: work queued before the
 	// announcement is seen here, work queued after it wakes a sleeper, and
 	// work another worker is moving between queues gets a wake from its
@@ -302,9 +358,9 @@ func (w *worker) sleep(mw *mainWaker) {
 	if !ex.hasWork() && !mw.woken.Load() && !ex.closed.Load() {
 		w.p.park()
 	}
-	ex.mu.Lock()
+	ex.wmu.Lock()
 	ex.unsleep(w)
-	ex.mu.Unlock()
+	ex.wmu.Unlock()
 }
 
 func (ex *Executor) hasWork() bool {

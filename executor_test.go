@@ -15,10 +15,10 @@ type counted struct {
 	cd *countdown
 }
 
-func (c counted) Poll(*smol.Context) (struct{}, bool) {
+func (c counted) Poll(*smol.Context) (struct{}, bool, error) {
 	c.n.Add(1)
 	c.cd.Done()
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 // startWorkers starts n goroutines running ex. The returned stop function
@@ -70,16 +70,16 @@ func TestExecutorMillionTasks(t *testing.T) {
 		smol.SpawnOn(ex, counted{&ran, cd})
 	}
 	for range spawners {
-		smol.SpawnOn(ex, smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 			for range n / 2 / spawners {
 				smol.SpawnOn(ex, counted{&ran, cd})
 			}
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}))
 	}
 	guard, cancel := hangGuard()
 	defer cancel()
-	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+	if e, err := smol.BlockOn(smol.Select(cd, guard)); err != nil || e.Index != 0 {
 		t.Fatalf("only %d of %d tasks ran", ran.Load(), n)
 	}
 	stop(nil)
@@ -148,19 +148,19 @@ func TestExecutorSpawnTree(t *testing.T) {
 	cd := newCountdown(1<<(depth+1) - 1)
 	var spawn func(level int)
 	spawn = func(level int) {
-		smol.SpawnOn(ex, smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 			if level < depth {
 				spawn(level + 1)
 				spawn(level + 1)
 			}
 			cd.Done()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		})).Detach()
 	}
 	spawn(0)
 	guard, cancel := hangGuard()
 	defer cancel()
-	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+	if e, err := smol.BlockOn(smol.Select(cd, guard)); err != nil || e.Index != 0 {
 		t.Fatalf("%d tasks of the tree never ran", cd.left.Load())
 	}
 	stop(nil)
@@ -182,11 +182,11 @@ func TestExecutorClosePending(t *testing.T) {
 			dropped = append(dropped, d)
 			tasks = append(tasks, smol.SpawnOn(ex, f))
 		case 1:
-			tasks = append(tasks, smol.SpawnOn(ex, smol.Future[int](tasks[i-1])))
+			tasks = append(tasks, smol.SpawnOn(ex, tasks[i-1]))
 		default:
-			tasks = append(tasks, smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+			tasks = append(tasks, smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 				cx.Waker().Wake()
-				return 0, false
+				return 0, false, nil
 			})))
 		}
 	}
@@ -194,8 +194,11 @@ func TestExecutorClosePending(t *testing.T) {
 	ex.Close()
 	stop(smol.ErrClosed)
 	for i, task := range tasks {
-		if !task.IsFinished() || task.Err() != smol.ErrClosed {
-			t.Fatalf("task %d after Close: finished %v, err %v", i, task.IsFinished(), task.Err())
+		if !task.IsFinished() {
+			t.Fatalf("task %d not finished after Close", i)
+		}
+		if err := taskErr(t, task); err != smol.ErrClosed {
+			t.Fatalf("task %d after Close: err %v, want ErrClosed", i, err)
 		}
 	}
 	for i, d := range dropped {
@@ -207,8 +210,11 @@ func TestExecutorClosePending(t *testing.T) {
 		t.Fatalf("Run after Close: %v", err)
 	}
 	late := smol.SpawnOn(ex, smol.Ready(1))
-	if !late.IsFinished() || late.Err() != smol.ErrClosed {
-		t.Fatalf("spawn after Close: finished %v, err %v", late.IsFinished(), late.Err())
+	if !late.IsFinished() {
+		t.Fatal("a task spawned after Close is not finished")
+	}
+	if v, err := outcome(t, late); err != smol.ErrClosed || v != 0 {
+		t.Fatalf("spawn after Close: (%d, %v), want ErrClosed", v, err)
 	}
 	ex.Close() // twice is harmless
 }
@@ -218,16 +224,16 @@ func TestExecutorCloseFromTask(t *testing.T) {
 	ex := smol.NewExecutor()
 	other := startWorkers(t, ex, 1)
 	pending := smol.SpawnOn(ex, smol.Never[int]())
-	smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+	smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 		ex.Close()
-		return 0, true
+		return 0, true, nil
 	}))
 	if _, err := smol.Run(ex, smol.Never[int]()); err != smol.ErrClosed {
 		t.Fatalf("Run: %v, want ErrClosed", err)
 	}
 	other(smol.ErrClosed)
-	if pending.Err() != smol.ErrClosed {
-		t.Fatalf("pending task: %v", pending.Err())
+	if err := taskErr(t, pending); err != smol.ErrClosed {
+		t.Fatalf("pending task: %v", err)
 	}
 }
 
@@ -244,16 +250,16 @@ func TestExecutorLeavingWorkerHandsOffTasks(t *testing.T) {
 	cd := newCountdown(tasks)
 	for range tasks {
 		left := steps
-		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+		smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 			if total.Add(1) == tasks*steps/4 {
 				leave.Fire(struct{}{})
 			}
 			if left--; left == 0 {
 				cd.Done()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			cx.Waker().Wake()
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		})).Detach()
 	}
 	// Worker A runs alone until a quarter of the work is done, then leaves
@@ -267,7 +273,7 @@ func TestExecutorLeavingWorkerHandsOffTasks(t *testing.T) {
 	}
 	guard, cancel := hangGuard()
 	defer cancel()
-	e, err := smol.Run(ex, smol.Select(smol.Future[struct{}](cd), guard))
+	e, err := smol.Run(ex, smol.Select(cd, guard))
 	if err != nil || e.Index != 0 {
 		t.Fatalf("%d tasks stranded after their worker left (Run: %v)", cd.left.Load(), err)
 	}
@@ -291,7 +297,7 @@ func TestExecutorStealing(t *testing.T) {
 	cd := newCountdown(tasks)
 	for range tasks {
 		first := true
-		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+		smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 			mu.Lock()
 			pollers[goid()]++
 			if first {
@@ -301,10 +307,10 @@ func TestExecutorStealing(t *testing.T) {
 			mu.Unlock()
 			if stopping.Load() {
 				cd.Done()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			cx.Waker().Wake()
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		})).Detach()
 	}
 	stopA := newSignal[struct{}]()
@@ -333,7 +339,7 @@ func TestExecutorStealing(t *testing.T) {
 	stopping.Store(true)
 	guard, cancel := hangGuard()
 	defer cancel()
-	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+	if e, err := smol.BlockOn(smol.Select(cd, guard)); err != nil || e.Index != 0 {
 		t.Fatal("tasks did not finish")
 	}
 	stopA.Fire(struct{}{})
@@ -366,34 +372,34 @@ func TestExecutorGlobalQueueNotStarved(t *testing.T) {
 	for range 4 {
 		busy.Add(1)
 		first := true
-		smol.SpawnOn(ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+		smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 			if first {
 				first = false
 				started.Done()
 			}
 			if stopping.Load() {
 				busy.Done()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			cx.Waker().Wake()
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		})).Detach()
 	}
 	stop := newSignal[struct{}]()
 	done := runIn(ex, stop)
-	smol.BlockOn(smol.Future[struct{}](started))
+	must(smol.BlockOn(started))
 	late := smol.SpawnOn(ex, smol.Ready("ran"))
 	guard, cancel := hangGuard()
 	defer cancel()
-	e := smol.BlockOn(smol.Select(smol.Future[string](late), guard))
+	e, err := smol.BlockOn(smol.Select(late, guard))
 	stopping.Store(true)
 	busy.Wait()
 	stop.Fire(struct{}{})
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if e.Index != 0 || e.A != "ran" {
-		t.Fatal("a task on the global queue starved behind a busy local queue")
+	if err != nil || e.Index != 0 || e.A != "ran" {
+		t.Fatalf("a task on the global queue starved behind a busy local queue (%v)", err)
 	}
 }
 
@@ -402,7 +408,7 @@ func TestExecutorYieldNowInRunMain(t *testing.T) {
 	defer ex.Close()
 	var ran atomic.Int32
 	for range 3 {
-		smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { ran.Add(1); return 0, true }))
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { ran.Add(1); return 0, true, nil }))
 	}
 	got, err := smol.Run(ex, smol.Then(smol.YieldNow(), func(struct{}) smol.Future[int32] {
 		return smol.Ready(ran.Load())
@@ -421,28 +427,28 @@ func TestExecutorCloseFromTaskStopsFirstPolls(t *testing.T) {
 	ex := smol.NewExecutor()
 	var mainW atomic.Pointer[smol.Waker]
 	var woken atomic.Bool
-	main := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	main := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		if woken.Load() {
-			return 0, false
+			return 0, false, nil
 		}
 		w := cx.Waker()
 		mainW.Store(&w)
-		return 0, false
+		return 0, false, nil
 	})
 	done := runIn(ex, main)
 	for mainW.Load() == nil {
 		runtime.Gosched()
 	}
 	var late atomic.Int32
-	closer := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+	closer := smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 		ex.Close()
-		return 0, true
+		return 7, true, nil
 	}))
 	var rest []*smol.Task[int]
 	for range 2 {
-		rest = append(rest, smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+		rest = append(rest, smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 			late.Add(1)
-			return 0, true
+			return 0, true, nil
 		})))
 	}
 	woken.Store(true)
@@ -453,12 +459,20 @@ func TestExecutorCloseFromTaskStopsFirstPolls(t *testing.T) {
 	if !closer.IsFinished() {
 		t.Fatal("the closing task did not finish")
 	}
+	// Its poll was in flight at the Close, and returned ready: the output
+	// is kept.
+	if v, err := outcome(t, closer); err != nil || v != 7 {
+		t.Fatalf("the closing task: (%d, %v), want (7, nil)", v, err)
+	}
 	if n := late.Load(); n != 0 {
 		t.Fatalf("%d tasks had their first poll after Close", n)
 	}
 	for i, task := range rest {
-		if !task.IsFinished() || task.Err() != smol.ErrClosed {
-			t.Fatalf("task %d: finished %v, Err %v", i, task.IsFinished(), task.Err())
+		if !task.IsFinished() {
+			t.Fatalf("task %d not finished after Close", i)
+		}
+		if err := taskErr(t, task); err != smol.ErrClosed {
+			t.Fatalf("task %d: %v, want ErrClosed", i, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package smol
 import (
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -89,11 +90,13 @@ func (r *reactor) register(f *FD) error {
 	}
 	r.sources[i] = f
 	f.key = uint64(r.gens[i])<<32 | uint64(i)
+	r.nfds.Add(1)
 	r.smu.Unlock()
 	if err := r.p.Add(int(f.fd), f.key); err != nil {
 		r.release(f)
 		return err
 	}
+	r.startFallback()
 	return nil
 }
 
@@ -106,6 +109,14 @@ func (r *reactor) release(f *FD) {
 	r.gens[i]++
 	r.free = append(r.free, i)
 	r.smu.Unlock()
+	// The last descriptor gone, the fallback has nothing to do: let it
+	// see that, whether it sleeps or holds the poller.
+	if r.nfds.Add(-1) == 0 {
+		r.kickFallback()
+		if r.fbHold.Load() {
+			_ = r.p.Notify()
+		}
+	}
 }
 
 // ready records readiness and collects the waiters it satisfies.
@@ -227,6 +238,9 @@ func (f *FD) Close() error {
 // for the next readiness and reports pending. want > 0 applies the
 // short-read rule to a read of want bytes.
 func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) (int, bool, error) {
+	if !cx.Proceed() {
+		return 0, false, nil
+	}
 	if err := f.incref(); err != nil {
 		return 0, true, err
 	}
@@ -251,6 +265,7 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 			if closed {
 				return 0, true, os.ErrClosed
 			}
+			cx.WaitingOn(f, WaitRead+WaitOp(d))
 			return 0, false, nil
 		}
 		if want > 0 && err == nil && n > 0 && n < want {
@@ -341,7 +356,7 @@ type fdReady struct {
 	d int
 }
 
-func (r fdReady) Poll(cx *Context) (error, bool) {
+func (r fdReady) Poll(cx *Context) (struct{}, bool, error) {
 	var ok bool
 	var err error
 	if r.d == dirRead {
@@ -349,12 +364,15 @@ func (r fdReady) Poll(cx *Context) (error, bool) {
 	} else {
 		ok, err = r.f.PollWritable(cx)
 	}
-	return err, ok
+	return struct{}{}, ok, err
 }
 
-// Readable returns a future that is ready, with nil or the error of the
-// check, once the descriptor is readable.
-func (f *FD) Readable() Future[error] { return fdReady{f, dirRead} }
+// Readable returns a future that is ready once the descriptor is readable,
+// or fails with the error of the check (os.ErrClosed once it is closed).
+func (f *FD) Readable() Future[struct{}] { return fdReady{f, dirRead} }
 
 // Writable returns a future that is ready once the descriptor is writable.
-func (f *FD) Writable() Future[error] { return fdReady{f, dirWrite} }
+func (f *FD) Writable() Future[struct{}] { return fdReady{f, dirWrite} }
+
+// String describes the FD for task dumps: "fd 7".
+func (f *FD) String() string { return "fd " + strconv.Itoa(int(f.fd)) }

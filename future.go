@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 )
 
-// Future is a value that becomes ready later. Poll reports the value with
-// ok == true once it is ready; until then it returns ok == false and
-// arranges for cx.Waker() to be woken when polling again can make progress.
-// See the package documentation for the whole contract.
+// Future is a value that becomes ready later. Poll reports ok == true once
+// the future is ready, with its value, or with a non-nil err if it failed;
+// until then it returns ok == false, with the other results zero, after
+// arranging for cx.Waker() to be woken when polling again can make
+// progress. See the package documentation for the whole contract.
 type Future[T any] interface {
-	Poll(cx *Context) (value T, ok bool)
+	Poll(cx *Context) (value T, ok bool, err error)
 }
 
 // Waker wakes the task that waits on a future. Wake must be cheap, safe to
@@ -33,69 +34,73 @@ func WakerFunc(f func()) Waker { return &funcWaker{f} }
 // no wake is needed (tests, try-once checks).
 var NoopWaker = WakerFunc(func() {})
 
-// Context is what a future is polled with: for now, the waker of the task
-// being polled. It is valid only during the Poll call that received it.
-type Context struct {
-	waker Waker
-}
-
-// NewContext returns a Context whose Waker is w, for polling a future by
-// hand, as a test or a custom executor does.
-func NewContext(w Waker) *Context { return &Context{waker: w} }
-
-// Waker returns the waker of the task being polled. Keep it, not cx, to wake
-// the task after Poll returns.
-func (cx *Context) Waker() Waker { return cx.waker }
-
 // Discarder is implemented by futures that hold a registration, such as a
-// place in a wait queue or a wake owed to another waiter, which must be
-// given up when the future is dropped before it is ready. Go has no
-// destructors, so the runtime calls Discard for them: a task calls it on its
-// future when the task is canceled or its executor closed, and the
-// combinators forward it to the futures they hold and call it on the losers
-// of a race. Discard is called at most once, never concurrently with Poll,
-// and never after Poll returned ready.
+// place in a wait queue, a timer in its driver's heap or a wake owed to
+// another waiter, which must be given up when the future is dropped before
+// it is ready. Go has no destructors, so the runtime calls Discard for
+// them: a task calls it on its future when the task is canceled or its
+// executor closed, and the combinators forward it to the futures they hold
+// and call it on the losers of a race. Discard is called at most once,
+// never concurrently with Poll, and never after Poll returned ready.
+//
+// A future of yours that holds a library future must forward Discard to
+// it, as every combinator in this package does:
+//
+//	func (f *myFuture) Discard() { smol.Discard(f.inner) }
+//
+// Nothing warns when it does not: the inner future's registration then
+// stays until it would have fired (a timer) or until its resource is
+// closed (a lock's queue place is never given up, which stalls the lock).
 type Discarder interface {
 	Discard()
 }
 
-// discard calls f.Discard if f is a Discarder.
-func discard(f any) {
+// Discard calls f.Discard if f is a [Discarder], and does nothing
+// otherwise: the way for a future to give up a future it holds.
+func Discard(f any) {
 	if d, ok := f.(Discarder); ok {
 		d.Discard()
 	}
 }
 
-// PollFn is a closure used as a future: each Poll calls the function.
-type PollFn[T any] func(cx *Context) (T, bool)
+type pollFn[T any] func(cx *Context) (T, bool, error)
 
-// Poll calls f(cx).
-func (f PollFn[T]) Poll(cx *Context) (T, bool) { return f(cx) }
+func (f pollFn[T]) Poll(cx *Context) (T, bool, error) { return f(cx) }
+
+// PollFn returns a future whose Poll calls f: a closure used as a future.
+func PollFn[T any](f func(cx *Context) (T, bool, error)) Future[T] { return pollFn[T](f) }
 
 type readyFuture[T any] struct{ v T }
 
-func (r readyFuture[T]) Poll(*Context) (T, bool) { return r.v, true }
+func (r readyFuture[T]) Poll(*Context) (T, bool, error) { return r.v, true, nil }
 
 // Ready returns a future that is ready at once with v.
 func Ready[T any](v T) Future[T] { return readyFuture[T]{v} }
 
+type failedFuture[T any] struct{ err error }
+
+func (f failedFuture[T]) Poll(*Context) (T, bool, error) { var z T; return z, true, f.err }
+
+// Failed returns a future that is ready at once with the error err.
+func Failed[T any](err error) Future[T] { return failedFuture[T]{err} }
+
 type neverFuture[T any] struct{}
 
-func (neverFuture[T]) Poll(*Context) (T, bool) { var z T; return z, false }
+func (neverFuture[T]) Poll(*Context) (T, bool, error) { var z T; return z, false, nil }
 
 // Never returns a future that is never ready and never wakes its task.
-// Awaiting it parks a task until its executor is closed.
+// Awaiting it parks a task until it is canceled or its executor is closed.
 func Never[T any]() Future[T] { return neverFuture[T]{} }
 
 type yieldFuture struct{ yielded bool }
 
-func (y *yieldFuture) Poll(cx *Context) (struct{}, bool) {
+func (y *yieldFuture) Poll(cx *Context) (struct{}, bool, error) {
 	if y.yielded {
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
 	y.yielded = true
 	cx.Waker().Wake()
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
 // YieldNow returns a future that is pending once, waking itself, and then
@@ -107,19 +112,20 @@ type mapFuture[A, B any] struct {
 	fn func(A) B
 }
 
-func (m *mapFuture[A, B]) Poll(cx *Context) (B, bool) {
-	a, ok := m.f.Poll(cx)
-	if !ok {
-		var z B
-		return z, false
+func (m *mapFuture[A, B]) Poll(cx *Context) (B, bool, error) {
+	var z B
+	a, ok, err := m.f.Poll(cx)
+	if !ok || err != nil {
+		return z, ok, err
 	}
-	return m.fn(a), true
+	return m.fn(a), true, nil
 }
 
 // Discard forwards to the mapped future.
-func (m *mapFuture[A, B]) Discard() { discard(m.f) }
+func (m *mapFuture[A, B]) Discard() { Discard(m.f) }
 
-// Map returns a future that awaits f and then applies fn to its value.
+// Map returns a future that awaits f and applies fn to its value. If f
+// fails, the map fails with f's error and fn is not called.
 func Map[A, B any](f Future[A], fn func(A) B) Future[B] {
 	return &mapFuture[A, B]{f: f, fn: fn}
 }
@@ -130,12 +136,12 @@ type thenFuture[A, B any] struct {
 	second Future[B]
 }
 
-func (t *thenFuture[A, B]) Poll(cx *Context) (B, bool) {
+func (t *thenFuture[A, B]) Poll(cx *Context) (B, bool, error) {
 	if t.second == nil {
-		a, ok := t.first.Poll(cx)
-		if !ok {
+		a, ok, err := t.first.Poll(cx)
+		if !ok || err != nil {
 			var z B
-			return z, false
+			return z, ok, err
 		}
 		t.second, t.first = t.fn(a), nil
 	}
@@ -145,14 +151,15 @@ func (t *thenFuture[A, B]) Poll(cx *Context) (B, bool) {
 // Discard forwards to whichever future is pending.
 func (t *thenFuture[A, B]) Discard() {
 	if t.second != nil {
-		discard(t.second)
+		Discard(t.second)
 	} else {
-		discard(t.first)
+		Discard(t.first)
 	}
 }
 
 // Then returns a future that awaits f, passes its value to fn, and then
-// awaits the future fn returned: a sequence of two asynchronous steps.
+// awaits the future fn returned: a sequence of two asynchronous steps. If f
+// fails, Then fails with f's error and fn is not called.
 func Then[A, B any](f Future[A], fn func(A) Future[B]) Future[B] {
 	return &thenFuture[A, B]{first: f, fn: fn}
 }
@@ -170,31 +177,47 @@ type joinFuture[A, B any] struct {
 	aDone, bDone bool
 }
 
-func (j *joinFuture[A, B]) Poll(cx *Context) (Pair[A, B], bool) {
+func (j *joinFuture[A, B]) Poll(cx *Context) (Pair[A, B], bool, error) {
+	var err error
 	if !j.aDone {
-		j.out.A, j.aDone = j.a.Poll(cx)
+		if j.out.A, j.aDone, err = j.a.Poll(cx); err != nil {
+			// b is either done or pending: give up the pending one.
+			if !j.bDone {
+				Discard(j.b)
+			}
+			return Pair[A, B]{}, true, err
+		}
 	}
 	if !j.bDone {
-		j.out.B, j.bDone = j.b.Poll(cx)
+		if j.out.B, j.bDone, err = j.b.Poll(cx); err != nil {
+			// a is either done or pending: give up the pending one.
+			if !j.aDone {
+				Discard(j.a)
+			}
+			return Pair[A, B]{}, true, err
+		}
 	}
 	if j.aDone && j.bDone {
-		return j.out, true
+		return j.out, true, nil
 	}
-	return Pair[A, B]{}, false
+	return Pair[A, B]{}, false, nil
 }
 
 // Discard forwards to the futures not yet ready.
 func (j *joinFuture[A, B]) Discard() {
 	if !j.aDone {
-		discard(j.a)
+		Discard(j.a)
 	}
 	if !j.bDone {
-		discard(j.b)
+		Discard(j.b)
 	}
 }
 
 // Join returns a future that awaits both a and b, polling a first, and is
-// ready with both values once both are ready.
+// ready with both values once both are ready. If either fails, Join fails
+// at once with that error, and the other future, if still pending, is
+// discarded and not polled again (a task keeps running: cancel it if that
+// is wanted).
 func Join[A, B any](a Future[A], b Future[B]) Future[Pair[A, B]] {
 	return &joinFuture[A, B]{a: a, b: b}
 }
@@ -234,7 +257,7 @@ type joinAllFuture[T any] struct {
 	kids []joinChild
 }
 
-func (j *joinAllFuture[T]) Poll(cx *Context) ([]T, bool) {
+func (j *joinAllFuture[T]) Poll(cx *Context) ([]T, bool, error) {
 	j.st.mu.Lock()
 	j.st.parent = cx.Waker()
 	j.st.mu.Unlock()
@@ -251,29 +274,41 @@ func (j *joinAllFuture[T]) Poll(cx *Context) ([]T, bool) {
 		if j.fs[i] == nil || !k.woken.Swap(false) {
 			continue
 		}
-		if v, ok := j.fs[i].Poll(&k.cx); ok {
+		// A child polls with the parent's driver and budget, and its own
+		// waker; what it spends is charged to the parent's poll.
+		k.cx.inherit(cx)
+		v, ok, err := j.fs[i].Poll(&k.cx)
+		cx.settle(&k.cx)
+		if err != nil {
+			j.fs[i] = nil
+			j.Discard()
+			return nil, true, err
+		}
+		if ok {
 			j.out[i], j.fs[i] = v, nil
 			j.left--
 		}
 	}
 	if j.left > 0 {
-		return nil, false
+		return nil, false, nil
 	}
-	return j.out, true
+	return j.out, true, nil
 }
 
 // Discard forwards to the futures not yet ready.
 func (j *joinAllFuture[T]) Discard() {
-	for _, f := range j.fs {
+	for i, f := range j.fs {
 		if f != nil {
-			discard(f)
+			Discard(f)
+			j.fs[i] = nil
 		}
 	}
 }
 
 // JoinAll returns a future that awaits every future in fs and is ready with
 // their values in the order of fs. After the first poll, a wake re-polls
-// only the futures that were woken.
+// only the futures that were woken. If one fails, JoinAll fails at once
+// with its error and discards the others, as [Join] does.
 func JoinAll[T any](fs []Future[T]) Future[[]T] {
 	return &joinAllFuture[T]{fs: append([]Future[T](nil), fs...), out: make([]T, len(fs)), left: len(fs)}
 }
@@ -287,37 +322,40 @@ type Winner[T any] struct {
 
 type raceFuture[T any] struct{ fs []Future[T] }
 
-func (r *raceFuture[T]) Poll(cx *Context) (Winner[T], bool) {
+func (r *raceFuture[T]) Poll(cx *Context) (Winner[T], bool, error) {
 	for i, f := range r.fs {
-		if v, ok := f.Poll(cx); ok {
+		if v, ok, err := f.Poll(cx); ok {
 			r.fs[i] = nil
 			r.Discard()
-			return Winner[T]{i, v}, true
+			return Winner[T]{i, v}, true, err
 		}
 	}
-	return Winner[T]{}, false
+	return Winner[T]{}, false, nil
 }
 
 // Discard forwards to every future still racing.
 func (r *raceFuture[T]) Discard() {
 	for i, f := range r.fs {
 		if f != nil {
-			discard(f)
+			Discard(f)
 			r.fs[i] = nil
 		}
 	}
 }
 
 // Race returns a future that polls fs in order and is ready with the first
-// one found ready; earlier futures win ties, so the outcome is reproducible.
-// The losers are not polled again: those that are [Discarder]s are
-// discarded, and tasks among them keep running (cancel them if that is
-// wanted). Race of no futures is never ready.
+// one found ready, whether it succeeded or failed: the Winner's Index says
+// which, and the race's error is that future's error. Earlier futures win
+// ties, so the outcome is reproducible. The losers are not polled again:
+// those that are [Discarder]s are discarded, and tasks among them keep
+// running (cancel them if that is wanted). Race of no futures is never
+// ready.
 func Race[T any](fs ...Future[T]) Future[Winner[T]] {
 	return &raceFuture[T]{fs: append([]Future[T](nil), fs...)}
 }
 
-// Either is the result of [Select]: Index is 0 if A is set, 1 if B is set.
+// Either is the result of [Select]: Index is 0 if a finished first, 1 if b
+// did, and A or B holds its value.
 type Either[A, B any] struct {
 	Index int
 	A     A
@@ -329,27 +367,28 @@ type selectFuture[A, B any] struct {
 	b Future[B]
 }
 
-func (s *selectFuture[A, B]) Poll(cx *Context) (Either[A, B], bool) {
-	if v, ok := s.a.Poll(cx); ok {
-		discard(s.b)
-		return Either[A, B]{Index: 0, A: v}, true
+func (s *selectFuture[A, B]) Poll(cx *Context) (Either[A, B], bool, error) {
+	if v, ok, err := s.a.Poll(cx); ok {
+		Discard(s.b)
+		return Either[A, B]{Index: 0, A: v}, true, err
 	}
-	if v, ok := s.b.Poll(cx); ok {
-		discard(s.a)
-		return Either[A, B]{Index: 1, B: v}, true
+	if v, ok, err := s.b.Poll(cx); ok {
+		Discard(s.a)
+		return Either[A, B]{Index: 1, B: v}, true, err
 	}
-	return Either[A, B]{}, false
+	return Either[A, B]{}, false, nil
 }
 
 // Discard forwards to both futures.
 func (s *selectFuture[A, B]) Discard() {
-	discard(s.a)
-	discard(s.b)
+	Discard(s.a)
+	Discard(s.b)
 }
 
 // Select returns a future that is ready with whichever of a and b is ready
-// first, polling a first, and reports which one it was. The other future is
-// not polled again, and is discarded if it is a [Discarder].
+// first, polling a first, and reports which one it was; the select's error
+// is that future's error. The other future is not polled again, and is
+// discarded if it is a [Discarder].
 func Select[A, B any](a Future[A], b Future[B]) Future[Either[A, B]] {
 	return &selectFuture[A, B]{a: a, b: b}
 }

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 var global struct {
-	mu      sync.Mutex
-	workers int // 0: decided at start
-	ex      *Executor
+	mu      sync.Mutex // guards workers and the start
+	workers int        // 0: decided at start
+	ex      atomic.Pointer[Executor]
 }
 
 // SetGlobalWorkers sets how many goroutines run the global executor. It
@@ -23,7 +24,7 @@ func SetGlobalWorkers(n int) error {
 	}
 	global.mu.Lock()
 	defer global.mu.Unlock()
-	if global.ex != nil {
+	if global.ex.Load() != nil {
 		return errors.New("smol: SetGlobalWorkers: the global executor has already started")
 	}
 	global.workers = n
@@ -34,19 +35,25 @@ func SetGlobalWorkers(n int) error {
 // on first use. It is never closed; detached tasks that panic crash the
 // program.
 func GlobalExecutor() *Executor {
+	// An atomic load on the fast path: Spawn takes no lock.
+	if ex := global.ex.Load(); ex != nil {
+		return ex
+	}
 	global.mu.Lock()
 	defer global.mu.Unlock()
-	if global.ex == nil {
-		n := global.workers
-		if n == 0 {
-			n = envInt("SMOL_THREADS", runtime.GOMAXPROCS(0), 1<<16)
-		}
-		global.ex = NewExecutor()
-		for range n {
-			go globalWorker(global.ex)
-		}
+	if ex := global.ex.Load(); ex != nil {
+		return ex
 	}
-	return global.ex
+	n := global.workers
+	if n == 0 {
+		n = envInt("SMOL_THREADS", runtime.GOMAXPROCS(0), 1<<16)
+	}
+	ex := NewExecutor()
+	for range n {
+		go globalWorker(ex)
+	}
+	global.ex.Store(ex)
+	return ex
 }
 
 // globalWorker runs the global executor for the life of the process. It is

@@ -11,15 +11,15 @@ import (
 func TestSpawnOnGlobalExecutor(t *testing.T) {
 	checkLeaks(t)
 	task := smol.Spawn(yields(3, "global"))
-	if got := smol.BlockOn(smol.Future[string](task)); got != "global" {
-		t.Fatalf("got %q", got)
+	if got, err := smol.BlockOn(task); err != nil || got != "global" {
+		t.Fatalf("got (%q, %v)", got, err)
 	}
 	// Spawn from inside a task on the global executor.
 	outer := smol.Spawn(smol.Then(smol.YieldNow(), func(struct{}) smol.Future[int] {
 		return smol.Spawn(smol.Ready(5))
 	}))
-	if got := smol.BlockOn(smol.Future[int](outer)); got != 5 {
-		t.Fatalf("got %d", got)
+	if got, err := smol.BlockOn(outer); err != nil || got != 5 {
+		t.Fatalf("got (%d, %v)", got, err)
 	}
 	if smol.GlobalExecutor() != smol.GlobalExecutor() {
 		t.Fatal("GlobalExecutor returned two executors")
@@ -49,14 +49,14 @@ func TestGlobalExecutorManyTasks(t *testing.T) {
 	const n = 10_000
 	cd := newCountdown(n)
 	for range n {
-		smol.Spawn(smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+		smol.Spawn(smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 			cd.Done()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		})).Detach()
 	}
 	guard, cancel := hangGuard()
 	defer cancel()
-	if e := smol.BlockOn(smol.Select(smol.Future[struct{}](cd), guard)); e.Index != 0 {
+	if e, err := smol.BlockOn(smol.Select(cd, guard)); err != nil || e.Index != 0 {
 		t.Fatalf("%d tasks on the global executor never ran", cd.left.Load())
 	}
 }

@@ -32,7 +32,7 @@ type failer interface {
 const maxTicks = 1_000_000
 
 // mustComplete spawns f on ex, runs ex one task at a time until f's task has
-// finished, and returns f's value. If ex runs out of queued tasks while f is
+// finished, and returns f's value; a failure of f fails the test. If ex runs out of queued tasks while f is
 // still pending, nothing on ex can wake it any more: f (or a future it
 // awaits) returned pending without arranging a wake, or waits for something
 // that never happens. That is reported as a hang instead of blocking the
@@ -41,29 +41,44 @@ const maxTicks = 1_000_000
 // needs BlockOn or Run instead.
 func mustComplete[T any](t failer, ex *smol.LocalExecutor, f smol.Future[T]) T {
 	t.Helper()
+	v, err := driveOn(t, ex, f, maxTicks)
+	if err != nil {
+		t.Fatalf("the future failed: %v", err)
+	}
+	return v
+}
+
+// completeErr is mustComplete on a fresh LocalExecutor for a future that
+// may fail: it returns f's value and error, and fails the test only on a
+// hang.
+func completeErr[T any](t failer, f smol.Future[T]) (T, error) {
+	t.Helper()
+	ex := smol.NewLocalExecutor()
+	defer ex.Close()
 	return driveOn(t, ex, f, maxTicks)
 }
 
-// driveOn is mustComplete with a bound on the number of tasks run.
-func driveOn[T any](t failer, ex *smol.LocalExecutor, f smol.Future[T], limit int) T {
+// driveOn runs f as mustComplete does, with a bound on the number of tasks
+// run, and returns f's value and error.
+func driveOn[T any](t failer, ex *smol.LocalExecutor, f smol.Future[T], limit int) (T, error) {
 	t.Helper()
 	task := smol.SpawnOn(ex, f)
 	for n := 0; !task.IsFinished(); n++ {
 		if n == limit {
 			t.Fatalf("livelock: %d tasks run and the future is still pending", n)
-			return *new(T)
+			return *new(T), nil
 		}
 		if !ex.TryTick() {
 			t.Fatalf("hang: the executor is idle but the future is pending, and nothing can wake it " +
 				"(a Poll returned pending without arranging a wake)")
-			return *new(T)
+			return *new(T), nil
 		}
 	}
-	if err := task.Err(); err != nil {
-		t.Fatalf("the future's task was stopped: %v", err)
+	v, ok, err := task.Poll(smol.NewContext(smol.NoopWaker))
+	if !ok {
+		t.Fatalf("the task is finished but its handle is pending")
 	}
-	v, _ := task.Poll(smol.NewContext(smol.NoopWaker))
-	return v
+	return v, err
 }
 
 // complete is mustComplete on a fresh LocalExecutor.
@@ -72,6 +87,37 @@ func complete[T any](t failer, f smol.Future[T]) T {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	return mustComplete(t, ex, f)
+}
+
+// must returns v, panicking if err is not nil: for results that a test
+// knows cannot fail (the package's own tests have the same helper).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// outcome returns what awaiting a finished task gives: its value and
+// error. It fails the test if the task is not finished, since then the
+// handle would be pending.
+func outcome[T any](t testing.TB, task *smol.Task[T]) (T, error) {
+	t.Helper()
+	if !task.IsFinished() {
+		t.Fatalf("outcome: the task is not finished")
+	}
+	v, ok, err := task.Poll(smol.NewContext(smol.NoopWaker))
+	if !ok {
+		t.Fatalf("outcome: IsFinished is true but the handle is pending")
+	}
+	return v, err
+}
+
+// taskErr is the error of a finished task, as outcome reports it.
+func taskErr[T any](t testing.TB, task *smol.Task[T]) error {
+	t.Helper()
+	_, err := outcome(t, task)
+	return err
 }
 
 // hangRecorder is a failer that records a failure instead of stopping the
@@ -97,16 +143,16 @@ type signal[T any] struct {
 
 func newSignal[T any]() *signal[T] { return &signal[T]{} }
 
-func (s *signal[T]) Poll(cx *smol.Context) (T, bool) {
+func (s *signal[T]) Poll(cx *smol.Context) (T, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++
 	if s.fired {
-		return s.v, true
+		return s.v, true, nil
 	}
 	s.w = cx.Waker()
 	var zero T
-	return zero, false
+	return zero, false, nil
 }
 
 // Fire makes the future ready with v and wakes its waiter, if any.
@@ -131,23 +177,23 @@ func (s *signal[T]) Polls() int {
 // fire returns a future that fires s with v and is ready at once: a task
 // that wakes another.
 func fire[T any](s *signal[T], v T) smol.Future[struct{}] {
-	return smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+	return smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 		s.Fire(v)
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	})
 }
 
 // yields returns a future that yields n times and is then ready with v.
 func yields[T any](n int, v T) smol.Future[T] {
 	left := n
-	return smol.PollFn[T](func(cx *smol.Context) (T, bool) {
+	return smol.PollFn(func(cx *smol.Context) (T, bool, error) {
 		if left == 0 {
-			return v, true
+			return v, true, nil
 		}
 		left--
 		cx.Waker().Wake()
 		var zero T
-		return zero, false
+		return zero, false, nil
 	})
 }
 
@@ -176,9 +222,9 @@ func (c *countdown) Done() {
 	}
 }
 
-func (c *countdown) Poll(cx *smol.Context) (struct{}, bool) {
+func (c *countdown) Poll(cx *smol.Context) (struct{}, bool, error) {
 	if c.left.Load() <= 0 {
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
 	c.mu.Lock()
 	c.w = cx.Waker()
@@ -186,9 +232,9 @@ func (c *countdown) Poll(cx *smol.Context) (struct{}, bool) {
 	// Done decrements before it reads the waker: either it sees the waker
 	// stored above or this load sees zero.
 	if c.left.Load() <= 0 {
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
 // waitFor polls cond until it holds, failing the test after a generous
@@ -205,9 +251,11 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// hangGuard returns a future that is ready with an error if ctx ends first:
-// raced against a future under test, it turns a hang into a failure.
-func hangGuard() (smol.Future[error], context.CancelFunc) {
+// hangGuard returns a future that fails with context.DeadlineExceeded after
+// a generous deadline: raced against a future under test (with Select, where
+// it then makes Index 1 and the error non-nil), it turns a hang into a
+// failure.
+func hangGuard() (smol.Future[struct{}], context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	return smol.ContextDone(ctx), cancel
 }
@@ -262,23 +310,23 @@ func TestHangDetectorCatchesLostWake(t *testing.T) {
 	// A future that reports pending once without arranging a wake: the bug
 	// the poll contract forbids.
 	var polls int
-	buggy := smol.PollFn[int](func(*smol.Context) (int, bool) {
+	buggy := smol.PollFn(func(*smol.Context) (int, bool, error) {
 		polls++
-		return polls, polls > 1
+		return polls, polls > 1, nil
 	})
 	var rec hangRecorder
-	complete[int](&rec, buggy)
+	complete(&rec, buggy)
 	if !strings.Contains(rec.msg, "hang") {
 		t.Fatalf("the lost wake went unnoticed: %q", rec.msg)
 	}
 	// The same future with the wake arranged passes.
 	polls = 0
-	fixed := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	fixed := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls++
 		if polls == 1 {
 			cx.Waker().Wake()
 		}
-		return polls, polls > 1
+		return polls, polls > 1, nil
 	})
 	if got := complete(t, fixed); got != 2 {
 		t.Fatalf("got %d, want 2", got)
@@ -286,14 +334,14 @@ func TestHangDetectorCatchesLostWake(t *testing.T) {
 }
 
 func TestHangDetectorCatchesLivelock(t *testing.T) {
-	forever := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	forever := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		cx.Waker().Wake()
-		return 0, false
+		return 0, false, nil
 	})
 	var rec hangRecorder
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
-	driveOn[int](&rec, ex, forever, 1000)
+	driveOn(&rec, ex, forever, 1000)
 	if !strings.Contains(rec.msg, "livelock") {
 		t.Fatalf("the livelock went unnoticed: %q", rec.msg)
 	}

@@ -1,6 +1,9 @@
 package smol
 
-import "sync/atomic"
+import (
+	"io"
+	"sync/atomic"
+)
 
 // LocalExecutor runs tasks on the one goroutine that drives it, by [Run],
 // [LocalExecutor.Tick] or [LocalExecutor.TryTick]. Tasks run in the order
@@ -21,8 +24,21 @@ type LocalExecutor struct {
 func NewLocalExecutor(opts ...Option) *LocalExecutor {
 	ex := &LocalExecutor{p: newParker()}
 	ex.init(ex.p.unpark, ex.tryEnter, ex.leave, opts)
+	ex.cx.drv = ex.drv
 	return ex
 }
+
+// Driver returns the executor's driver: its clock and timers.
+func (ex *LocalExecutor) Driver() *Driver { return ex.drv }
+
+// Tasks lists the executor's live tasks that have waited at least once:
+// what each is doing and what it waits on. It may be called from any
+// goroutine, including while the executor runs; the list is a snapshot.
+func (ex *LocalExecutor) Tasks() []TaskInfo { return ex.taskInfos() }
+
+// DumpTasks writes [LocalExecutor.Tasks] to w for people: a count, then
+// one line per task, as [TaskInfo.String] formats it.
+func (ex *LocalExecutor) DumpTasks(w io.Writer) error { return ex.dumpTasks(w, "LocalExecutor") }
 
 // The driving flag makes the driver the consumer side of the run queue and
 // detects a second driver. Once the executor is closed, Close and any push
@@ -72,6 +88,9 @@ func (ex *LocalExecutor) runOne() bool {
 		// Woken during its own poll (it yielded): to the back of the queue.
 		ex.schedule(h)
 	}
+	if ex.cx.yielded() {
+		pollReactor()
+	}
 	return true
 }
 
@@ -103,6 +122,8 @@ func (ex *LocalExecutor) Tick() error {
 		return ErrClosed
 	}
 	defer ex.exit()
+	enterDriving()
+	defer leaveDriving()
 	for !ex.closed.Load() {
 		if ex.runOne() {
 			return nil
@@ -113,13 +134,14 @@ func (ex *LocalExecutor) Tick() error {
 }
 
 // Close cancels every task on the executor, queued or waiting, and makes
-// later spawns return finished tasks whose Err is [ErrClosed]. A goroutine
-// in [Run] or Tick returns ErrClosed. Closing twice is harmless. Close may
-// be called from any goroutine, including from a task of the executor.
-// While a goroutine drives the executor, the queue is its own: the tasks
-// queued and never polled are dropped, and report IsFinished, when that
-// goroutine returns from Run, Tick or TryTick; meanwhile their Err already
-// reports ErrClosed.
+// later spawns return finished tasks, which fail with [ErrClosed] when
+// awaited, as the canceled ones do. A goroutine in [Run] or Tick returns
+// ErrClosed. Closing twice is harmless. Close may be called from any
+// goroutine, including from a task of the executor. A task being polled
+// when Close is called finishes that poll: if it returns ready, its output
+// is kept. While a goroutine drives the executor, the queue is its own:
+// the tasks queued and never polled are dropped, and finish, when that
+// goroutine returns from Run, Tick or TryTick.
 func (ex *LocalExecutor) Close() {
 	if ex.close() {
 		ex.p.unpark() // a driver parked or in a poll returns and drops the rest
@@ -131,15 +153,18 @@ func (ex *LocalExecutor) runMain(main func(*Context) bool) error {
 		return ErrClosed
 	}
 	defer ex.exit()
+	enterDriving()
+	defer leaveDriving()
 	mw := &mainWaker{p: &ex.p}
 	mw.woken.Store(true)
-	mcx := &Context{waker: mw}
+	mcx := &Context{waker: mw, drv: ex.drv}
 	for !ex.closed.Load() {
 		// The main future first whenever it was woken; if it is still
 		// pending, every task queued at that moment runs before main is
 		// polled again (so a main that yields lets the others run). Park
 		// only when neither has anything to do.
 		if mw.woken.Swap(false) {
+			mcx.budget = ex.drv.budget
 			if main(mcx) {
 				return nil
 			}
@@ -160,17 +185,23 @@ type Runner interface {
 }
 
 // Run drives ex on the calling goroutine until f is ready, and returns f's
-// value. f itself is polled on the calling goroutine, not as a task. On a
-// [*LocalExecutor] Run is the one goroutine that runs tasks; on an
-// [*Executor] any number of goroutines may call Run at once, each becoming a
-// worker until its own f is ready. If ex is closed before f is ready, Run
-// returns [ErrClosed].
+// value and error. f itself is polled on the calling goroutine, not as a
+// task, with ex's driver and a task's budget. On a [*LocalExecutor] Run is
+// the one goroutine that runs tasks; on an [*Executor] any number of
+// goroutines may call Run at once, each becoming a worker until its own f
+// is ready. If ex is closed before f is ready, Run returns [ErrClosed]. A
+// panic in f, or in a task f awaits, propagates out of Run.
 func Run[T any](ex Runner, f Future[T]) (T, error) {
 	var out T
+	var ferr error
 	err := ex.runMain(func(cx *Context) bool {
-		v, ok := f.Poll(cx)
-		out = v
+		v, ok, err := f.Poll(cx)
+		out, ferr = v, err
 		return ok
 	})
-	return out, err
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, ferr
 }

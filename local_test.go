@@ -7,8 +7,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/channel"
+	"github.com/smolgo/smol/clock"
 )
 
 // A script is a task written as a list of steps; a step returns false to
@@ -17,18 +20,18 @@ type step func(cx *smol.Context) bool
 
 func script(steps ...step) smol.Future[struct{}] {
 	i := 0
-	return smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+	return smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 		for ; i < len(steps); i++ {
 			if !steps[i](cx) {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 		}
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	})
 }
 
 func await[T any](f smol.Future[T]) step {
-	return func(cx *smol.Context) bool { _, ok := f.Poll(cx); return ok }
+	return func(cx *smol.Context) bool { _, ok, _ := f.Poll(cx); return ok }
 }
 
 func yieldStep() step { return await(smol.YieldNow()) }
@@ -44,8 +47,8 @@ func fifoProgram(t *testing.T) []string {
 	defer ex.Close()
 	sigA, sigB := newSignal[int](), newSignal[int]()
 	smol.SpawnOn(ex, script(logStep("A0"), yieldStep(), logStep("A1"),
-		doStep(func() { sigB.Fire(0) }), await(smol.Future[int](sigA)), logStep("A2")))
-	smol.SpawnOn(ex, script(logStep("B0"), await(smol.Future[int](sigB)), logStep("B1"),
+		doStep(func() { sigB.Fire(0) }), await(sigA), logStep("A2")))
+	smol.SpawnOn(ex, script(logStep("B0"), await(sigB), logStep("B1"),
 		doStep(func() { smol.SpawnOn(ex, script(logStep("D"))) }), yieldStep(),
 		logStep("B2"), doStep(func() { sigA.Fire(0) })))
 	smol.SpawnOn(ex, script(logStep("C0"), yieldStep(), logStep("C1"), yieldStep(), logStep("C2")))
@@ -86,7 +89,7 @@ func TestLocalExecutorWakeOrderFromOutside(t *testing.T) {
 	sigs := make([]*signal[int], 5)
 	for i := range sigs {
 		sigs[i] = newSignal[int]()
-		smol.SpawnOn(ex, smol.Map(smol.Future[int](sigs[i]), func(n int) int { log = append(log, n); return n }))
+		smol.SpawnOn(ex, smol.Map(sigs[i], func(n int) int { log = append(log, n); return n }))
 	}
 	for ex.TryTick() {
 	}
@@ -126,7 +129,7 @@ func TestTickWaitsForWork(t *testing.T) {
 	checkLeaks(t)
 	ex := smol.NewLocalExecutor()
 	sig := newSignal[int]()
-	task := smol.SpawnOn(ex, smol.Future[int](sig))
+	task := smol.SpawnOn(ex, sig)
 	if err := ex.Tick(); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestTickWaitsForWork(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := task.Poll(noop); !ok || v != 8 {
+	if v, ok, _ := task.Poll(noop); !ok || v != 8 {
 		t.Fatalf("got (%d, %v)", v, ok)
 	}
 	// A Tick parked on an empty executor returns ErrClosed on Close.
@@ -156,12 +159,12 @@ func TestRunReturnsMainValue(t *testing.T) {
 	defer ex.Close()
 	// Tasks still pending when main is ready stay on the executor.
 	sig := newSignal[int]()
-	pending := smol.SpawnOn(ex, smol.Future[int](sig))
+	pending := smol.SpawnOn(ex, sig)
 	if got, err := smol.Run(ex, yields(3, "main")); err != nil || got != "main" {
 		t.Fatalf("Run: (%q, %v)", got, err)
 	}
 	sig.Fire(2)
-	if got, err := smol.Run(ex, smol.Future[int](pending)); err != nil || got != 2 {
+	if got, err := smol.Run(ex, pending); err != nil || got != 2 {
 		t.Fatalf("second Run: (%d, %v)", got, err)
 	}
 }
@@ -172,7 +175,7 @@ func TestRunMainWokenFromOutside(t *testing.T) {
 	defer ex.Close()
 	sig := newSignal[string]()
 	go sig.Fire("outside")
-	if got, err := smol.Run(ex, smol.Future[string](sig)); err != nil || got != "outside" {
+	if got, err := smol.Run(ex, sig); err != nil || got != "outside" {
 		t.Fatalf("Run: (%q, %v)", got, err)
 	}
 }
@@ -184,7 +187,7 @@ func TestYieldNowInRunMainLetsTasksRun(t *testing.T) {
 	defer ex.Close()
 	var ran atomic.Int32
 	for range 3 {
-		smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { ran.Add(1); return 0, true }))
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { ran.Add(1); return 0, true, nil }))
 	}
 	got, err := smol.Run(ex, smol.Then(smol.YieldNow(), func(struct{}) smol.Future[int32] {
 		return smol.Ready(ran.Load())
@@ -200,9 +203,9 @@ func TestLocalExecutorReentrantTickPanics(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	// A task that drives its own executor from inside its poll.
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+	task := smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 		ex.TryTick()
-		return 0, true
+		return 0, true, nil
 	}))
 	for ex.TryTick() {
 	}
@@ -212,9 +215,9 @@ func TestLocalExecutorReentrantTickPanics(t *testing.T) {
 		t.Fatalf("re-entrant TryTick: task panicked with %#v", v)
 	}
 	// Run inside a task is caught the same way.
-	task2 := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+	task2 := smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 		smol.Run(ex, smol.Ready(0))
-		return 0, true
+		return 0, true, nil
 	}))
 	for ex.TryTick() {
 	}
@@ -233,10 +236,10 @@ func TestLocalExecutorTwoGoroutinesPanics(t *testing.T) {
 	defer ex.Close()
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+	smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 		close(entered)
 		<-release
-		return 0, true
+		return 0, true, nil
 	}))
 	done := make(chan error)
 	go func() {
@@ -278,13 +281,15 @@ func TestLocalExecutorClose(t *testing.T) {
 	// An awaiter on another executor, woken by the Close.
 	other := smol.NewLocalExecutor()
 	defer other.Close()
-	awaiter := smol.SpawnOn(other, smol.Future[int](idle))
+	awaiter := smol.SpawnOn(other, idle)
 	other.TryTick()
 
 	ex.Close()
 	for name, task := range map[string]*smol.Task[int]{"idle": idle, "queued": queued} {
-		if !task.IsFinished() || task.Err() != smol.ErrClosed {
-			t.Errorf("%s task after Close: finished %v, err %v", name, task.IsFinished(), task.Err())
+		if !task.IsFinished() {
+			t.Errorf("%s task not finished after Close", name)
+		} else if v, err := outcome(t, task); err != smol.ErrClosed || v != 0 {
+			t.Errorf("%s task after Close: (%d, %v), want ErrClosed", name, v, err)
 		}
 	}
 	if !idleDropped() || !queuedDropped() {
@@ -296,16 +301,17 @@ func TestLocalExecutorClose(t *testing.T) {
 	if !other.TryTick() || !awaiter.IsFinished() {
 		t.Fatal("the awaiter of a task canceled by Close was not woken")
 	}
-	if v, _ := awaiter.Poll(noop); v != 0 {
-		t.Fatalf("awaiter got %d", v)
+	// The awaiter, on an open executor, fails with the awaited task's error.
+	if v, err := outcome(t, awaiter); err != smol.ErrClosed || v != 0 {
+		t.Fatalf("awaiter got (%d, %v), want ErrClosed", v, err)
 	}
 	// Later spawns and runs are refused.
 	late := smol.SpawnOn(ex, smol.Ready(1))
-	if !late.IsFinished() || late.Err() != smol.ErrClosed {
-		t.Fatalf("spawn after Close: finished %v, err %v", late.IsFinished(), late.Err())
+	if !late.IsFinished() {
+		t.Fatal("a task spawned after Close is not finished")
 	}
-	if v, ok := late.Poll(noop); !ok || v != 0 {
-		t.Fatalf("handle of a refused spawn: (%d, %v)", v, ok)
+	if v, ok, err := late.Poll(noop); !ok || v != 0 || err != smol.ErrClosed {
+		t.Fatalf("handle of a refused spawn: (%d, %v, %v), want ErrClosed", v, ok, err)
 	}
 	if _, err := smol.Run(ex, smol.Ready(1)); err != smol.ErrClosed {
 		t.Fatalf("Run after Close: %v", err)
@@ -320,43 +326,318 @@ func TestLocalExecutorCloseEndsRun(t *testing.T) {
 	checkLeaks(t)
 	ex := smol.NewLocalExecutor()
 	sig := newSignal[int]()
-	task := smol.SpawnOn(ex, smol.Future[int](sig))
+	task := smol.SpawnOn(ex, sig)
 	done := runIn(ex, smol.Never[int]())
 	waitFor(t, "the task's first poll", func() bool { return sig.Polls() == 1 })
 	ex.Close()
 	if err := <-done; err != smol.ErrClosed {
 		t.Fatalf("Run on a closed executor: %v, want ErrClosed", err)
 	}
-	if task.Err() != smol.ErrClosed {
-		t.Fatalf("task: %v", task.Err())
+	if err := taskErr(t, task); err != smol.ErrClosed {
+		t.Fatalf("task: %v", err)
 	}
 }
 
 func TestLocalExecutorCloseFromTask(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	pending := smol.SpawnOn(ex, smol.Never[int]())
-	var self *smol.Task[int]
-	self = smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
-		ex.Close()
-		if self.Err() != smol.ErrClosed {
-			t.Errorf("the closing task's Err during its poll: %v", self.Err())
+	var self, after *smol.Task[int]
+	polls := 0
+	self = smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
+		// Wait once first, so that Close finds the task in its registry
+		// and cancels it during the poll below.
+		if polls++; polls == 1 {
+			cx.Waker().Wake()
+			return 0, false, nil
 		}
-		return 5, true
+		// A task queued at the Close is dropped unpolled.
+		after = smol.SpawnOn(ex, smol.Ready(1))
+		ex.Close()
+		// Canceled by the Close, but this poll is still running: the task
+		// is not finished until it returns.
+		if self.IsFinished() {
+			t.Error("the closing task is finished during its own poll")
+		}
+		return 5, true, nil
 	}))
-	after := smol.SpawnOn(ex, smol.Ready(1))
 	_, err := smol.Run(ex, smol.Never[int]())
 	if !errors.Is(err, smol.ErrClosed) {
 		t.Fatalf("Run: %v, want ErrClosed", err)
 	}
-	for name, task := range map[string]*smol.Task[int]{"pending": pending, "closer": self, "queued after": after} {
-		if task.Err() != smol.ErrClosed {
-			t.Errorf("%s: Err() = %v, want ErrClosed", name, task.Err())
+	for name, task := range map[string]*smol.Task[int]{"pending": pending, "queued after": after} {
+		if err := taskErr(t, task); err != smol.ErrClosed {
+			t.Errorf("%s: %v, want ErrClosed", name, err)
 		}
+	}
+	// The closer's poll returned ready after the Close: its output is kept.
+	if v, err := outcome(t, self); err != nil || v != 5 {
+		t.Errorf("closer: (%d, %v), want (5, nil)", v, err)
 	}
 }
 
 func TestErrorsAreDistinct(t *testing.T) {
 	if smol.ErrCanceled == smol.ErrClosed || smol.ErrCanceled.Error() == "" || smol.ErrClosed.Error() == "" {
 		t.Fatal("ErrCanceled and ErrClosed must be distinct, non-empty errors")
+	}
+}
+
+// drainer receives from rx, as many values in one poll as it may, until it
+// has want of them.
+type drainer struct {
+	rx        *channel.Receiver[int]
+	f         channel.RecvFuture[int]
+	got, want int
+	polls     int
+}
+
+func newDrainer(rx *channel.Receiver[int], want int) *drainer {
+	d := &drainer{rx: rx, want: want}
+	d.f.Reset(rx)
+	return d
+}
+
+func (d *drainer) Poll(cx *smol.Context) (int, bool, error) {
+	d.polls++
+	for d.got < d.want {
+		_, ok, err := d.f.Poll(cx)
+		if err != nil {
+			return d.got, true, err
+		}
+		if !ok {
+			return 0, false, nil
+		}
+		d.got++
+		d.f.Reset(d.rx)
+	}
+	return d.got, true, nil
+}
+
+// refiller sends to tx, as many values in one poll as it may, until done
+// reports true.
+type refiller struct {
+	tx   *channel.Sender[int]
+	f    channel.SendFuture[int]
+	n    int
+	done func() bool
+}
+
+func (r *refiller) Poll(cx *smol.Context) (struct{}, bool, error) {
+	for !r.done() {
+		_, ok, err := r.f.Poll(cx)
+		if err != nil {
+			return struct{}{}, true, err
+		}
+		if !ok {
+			return struct{}{}, false, nil
+		}
+		r.n++
+		r.f.Reset(r.tx, r.n)
+	}
+	r.f.Discard()
+	return struct{}{}, true, nil
+}
+
+// TestBudgetMakesBusyTaskYield: a task receiving from a channel that never
+// runs dry (pre-filled, and refilled by a producer task) would never return
+// pending on its own. The cooperative budget makes its receive report
+// pending after budget receives in one poll, so another task on the same
+// LocalExecutor, which only counts its polls by awaiting YieldNow in a
+// loop, is polled at least once every budget receives.
+func TestBudgetMakesBusyTaskYield(t *testing.T) {
+	for _, budget := range []int{smol.DefaultBudget, 16} {
+		t.Run(fmt.Sprint("budget=", budget), func(t *testing.T) {
+			var ex *smol.LocalExecutor
+			if budget == smol.DefaultBudget {
+				ex = smol.NewLocalExecutor() // the default
+			} else {
+				ex = smol.NewLocalExecutor(smol.WithBudget(budget))
+			}
+			defer ex.Close()
+			tx, rx := channel.NewUnbounded[int]()
+			defer tx.Close()
+			defer rx.Close()
+			for i := range 100_000 {
+				if err := tx.TrySend(i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const want = 50_000
+			d := newDrainer(rx, want)
+			finished := func() bool { return d.got >= want }
+			r := &refiller{tx: tx, done: finished}
+			r.f.Reset(tx, 0)
+			// The counter notes how many values the drainer had received
+			// at each of its polls; the largest difference between two
+			// polls is how many receives it waited behind.
+			counts, last, maxGap := 0, 0, 0
+			y := smol.YieldNow()
+			counter := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
+				maxGap = max(maxGap, d.got-last)
+				last = d.got
+				for !finished() {
+					if _, ok, _ := y.Poll(cx); !ok {
+						return 0, false, nil
+					}
+					counts++
+					y = smol.YieldNow()
+				}
+				return counts, true, nil
+			})
+			dt := smol.SpawnOn(ex, d)
+			rt := smol.SpawnOn(ex, r)
+			ct := smol.SpawnOn(ex, counter)
+			for n := 0; !dt.IsFinished() || !rt.IsFinished() || !ct.IsFinished(); n++ {
+				if n > 10*want || !ex.TryTick() {
+					t.Fatalf("stuck after %d ticks: drainer has %d of %d", n, d.got, want)
+				}
+			}
+			if got, err := outcome(t, dt); err != nil || got != want {
+				t.Fatalf("drainer: (%d, %v)", got, err)
+			}
+			must(outcome(t, rt))
+			if maxGap > budget {
+				t.Fatalf("the counting task waited behind %d receives, more than the budget of %d", maxGap, budget)
+			}
+			// The counter yields between any two polls of the drainer but its
+			// first and last, which count nothing.
+			if min := want/budget - 2; counts < min || d.polls < want/budget {
+				t.Fatalf("the counter was polled %d times and the drainer %d times for %d receives; want at least %d and %d",
+					counts, d.polls, want, min, want/budget)
+			}
+			if r.n == 0 {
+				t.Fatal("the refiller sent nothing")
+			}
+			t.Logf("drainer: %d polls; counter: %d yields, at most %d receives apart; refiller: %d sends", d.polls, counts, maxGap, r.n)
+		})
+	}
+}
+
+// TestTaskDump: Tasks and DumpTasks of a LocalExecutor describe each task
+// that has waited: its state, its poll count and what it waits on.
+func TestTaskDump(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ex := smol.NewLocalExecutor(smol.WithClock(clk))
+	defer ex.Close()
+	if got := ex.Tasks(); len(got) != 0 {
+		t.Fatalf("Tasks of an empty executor: %v", got)
+	}
+	smol.SpawnOn(ex, smol.Sleep(time.Hour))
+	_, rx1 := channel.New[int](1)
+	smol.SpawnOn(ex, rx1.Recv())
+	_, rx2 := channel.New[int](4)
+	child := smol.SpawnOn(ex, rx2.Recv())
+	smol.SpawnOn(ex, child)
+	tx3, rx3 := channel.New[int](1)
+	queued := smol.SpawnOn(ex, rx3.Recv())
+	for ex.TryTick() {
+	}
+	// The last one is woken: it waits in the queue for its turn.
+	if err := tx3.TrySend(1); err != nil {
+		t.Fatal(err)
+	}
+	// A task queued for its first poll has never waited: it is not listed.
+	smol.SpawnOn(ex, smol.Ready(0))
+
+	infos := ex.Tasks()
+	if len(infos) != 5 {
+		t.Fatalf("Tasks listed %d tasks, want 5: %v", len(infos), infos)
+	}
+	find := func(on string) smol.TaskInfo {
+		t.Helper()
+		for _, ti := range infos {
+			if ti.On == on {
+				return ti
+			}
+		}
+		t.Fatalf("no task waits on %q: %v", on, infos)
+		return smol.TaskInfo{}
+	}
+	childInfo := find("channel (0/4 queued)")
+	ids := map[uint32]bool{}
+	for _, c := range []struct {
+		what  string
+		ti    smol.TaskInfo
+		state smol.TaskState
+		op    smol.WaitOp
+	}{
+		{"timer", find("timer at 01:00:00.000000 (in 1h0m0s)"), smol.TaskWaiting, smol.WaitTimer},
+		{"recv", find("channel (0/1 queued)"), smol.TaskWaiting, smol.WaitRecv},
+		{"child", childInfo, smol.TaskWaiting, smol.WaitRecv},
+		{"join", find(fmt.Sprintf("task %d", childInfo.ID)), smol.TaskWaiting, smol.WaitTask},
+		{"queued", find("channel (1/1 queued)"), smol.TaskQueued, smol.WaitRecv},
+	} {
+		if c.ti.State != c.state || c.ti.Op != c.op || c.ti.Polls != 1 || c.ti.ID == 0 || ids[c.ti.ID] {
+			t.Errorf("%s: %+v, want state %v, op %v, 1 poll and a fresh id", c.what, c.ti, c.state, c.op)
+		}
+		ids[c.ti.ID] = true
+	}
+	if got, want := infos[0].String(), fmt.Sprintf("task %d %s, %d polls: %s %s", infos[0].ID, infos[0].State, infos[0].Polls, infos[0].Op, infos[0].On); got != want {
+		t.Errorf("TaskInfo.String() = %q, want %q", got, want)
+	}
+
+	var buf strings.Builder
+	if err := ex.DumpTasks(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 6 || lines[0] != "LocalExecutor: 5 tasks" {
+		t.Fatalf("DumpTasks wrote %d lines, want a header and 5 tasks:\n%s", len(lines), buf.String())
+	}
+	for i, ti := range infos {
+		if lines[i+1] != ti.String() {
+			t.Errorf("dump line %d: %q, want %q", i+1, lines[i+1], ti.String())
+		}
+	}
+
+	// Finished tasks leave the list; a canceled one too.
+	for ex.TryTick() {
+	}
+	if !queued.IsFinished() {
+		t.Fatal("the woken receiver did not finish")
+	}
+	child.Cancel()
+	for ex.TryTick() {
+	}
+	// The join task fails with the child's ErrCanceled; the timer and the
+	// first receiver remain.
+	if infos := ex.Tasks(); len(infos) != 2 {
+		t.Fatalf("after the queued, child and join tasks finished: %v", infos)
+	}
+}
+
+// TestTaskDumpOpOfUnsaidWait: a task whose pending poll did not say what it
+// waits on (its future never called WaitingOn) is listed with On empty and
+// Op WaitOther, not with the Op of whatever task the executor polled
+// before it, nor of its own earlier polls.
+func TestTaskDumpOpOfUnsaidWait(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ex := smol.NewLocalExecutor(smol.WithClock(clk))
+	defer ex.Close()
+	smol.SpawnOn(ex, smol.Sleep(time.Hour)) // says: timer
+	sig := newSignal[int]()
+	smol.SpawnOn(ex, sig) // says nothing
+	// Says recv at its first poll, nothing at its second.
+	_, rx := channel.New[int](1)
+	polls := 0
+	f := rx.Recv()
+	smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
+		if polls++; polls == 1 {
+			f.Poll(cx)
+			cx.Waker().Wake()
+			return 0, false, nil
+		}
+		f.Discard()
+		return 0, false, nil // woken by nothing: it waits forever
+	}))
+	for ex.TryTick() {
+	}
+	infos := ex.Tasks()
+	if len(infos) != 3 {
+		t.Fatalf("Tasks: %v", infos)
+	}
+	for _, ti := range infos {
+		if ti.On == "" && ti.Op != smol.WaitOther {
+			t.Errorf("task %d (%d polls) said nothing of its wait, but is listed with Op %q", ti.ID, ti.Polls, ti.Op)
+		}
 	}
 }

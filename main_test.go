@@ -44,3 +44,12 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// must returns v, panicking if err is not nil: for results that a test
+// knows cannot fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

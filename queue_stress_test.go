@@ -38,11 +38,11 @@ type probe struct {
 	wakeMe atomic.Bool
 }
 
-func (p *probe) Poll(cx *smol.Context) (int, bool) {
+func (p *probe) Poll(cx *smol.Context) (int, bool, error) {
 	if !p.st.CompareAndSwap(0, 1) {
 		p.kinds[p.st.Load()].Add(1) // polled concurrently, after Discard, or after ready
 		p.bad.Add(1)
-		return 0, false
+		return 0, false, nil
 	}
 	if p.close != nil && rand.IntN(4) == 0 {
 		p.close.Close()
@@ -51,23 +51,23 @@ func (p *probe) Poll(cx *smol.Context) (int, bool) {
 		p.yields--
 		cx.Waker().Wake()
 		p.st.Store(0)
-		return 0, false
+		return 0, false, nil
 	}
 	if p.extern && !p.wakeMe.Load() {
 		p.mu.Lock()
 		p.w = cx.Waker()
 		p.mu.Unlock()
 		p.st.Store(0)
-		return 0, false
+		return 0, false, nil
 	}
 	if p.await != nil {
-		if _, ok := p.await.Poll(cx); !ok {
+		if _, ok, _ := p.await.Poll(cx); !ok {
 			p.st.Store(0)
-			return 0, false
+			return 0, false, nil
 		}
 	}
 	p.st.Store(3)
-	return 1, true
+	return 1, true, nil
 }
 
 func (p *probe) Discard() {
@@ -216,16 +216,16 @@ func TestStressExecutorQueueInTransit(t *testing.T) {
 		var mu sync.Mutex
 		var mainW smol.Waker
 		polls := 0
-		mainA := smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+		mainA := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 			polls++
 			if polls == 1 {
 				aID.Store(goid())
 				mu.Lock()
 				mainW = cx.Waker()
 				mu.Unlock()
-				return 0, false
+				return 0, false, nil
 			}
-			return 0, polls >= 3 || doneAll.Load()
+			return 0, polls >= 3 || doneAll.Load(), nil
 		})
 		aDone := runIn(ex, mainA)
 		bDone := runIn(ex, smol.Never[int]())
@@ -236,7 +236,7 @@ func TestStressExecutorQueueInTransit(t *testing.T) {
 		var started atomic.Int32
 		delay := rand.IntN(4000)
 		blocker := func() smol.Future[int] {
-			return smol.PollFn[int](func(*smol.Context) (int, bool) {
+			return smol.PollFn(func(*smol.Context) (int, bool, error) {
 				started.Add(1)
 				<-release
 				if goid() != aID.Load() {
@@ -246,7 +246,7 @@ func TestStressExecutorQueueInTransit(t *testing.T) {
 					}
 					_ = x
 				}
-				return 0, true
+				return 0, true, nil
 			})
 		}
 		smol.SpawnOn(ex, blocker()).Detach()
@@ -264,7 +264,7 @@ func TestStressExecutorQueueInTransit(t *testing.T) {
 		var done atomic.Int32
 		tasks := make([]*smol.Task[int], N)
 		for i := range N {
-			tasks[i] = smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) {
+			tasks[i] = smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
 				if done.Add(1) == N {
 					doneAll.Store(true)
 				}
@@ -272,7 +272,7 @@ func TestStressExecutorQueueInTransit(t *testing.T) {
 				w := mainW
 				mu.Unlock()
 				w.Wake()
-				return i, true
+				return i, true, nil
 			}))
 		}
 		mu.Lock()

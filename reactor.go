@@ -2,7 +2,6 @@ package smol
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,28 +9,41 @@ import (
 	"github.com/smolgo/smol/internal/poller"
 )
 
-// The reactor turns readiness of file descriptors and expiry of timers into
-// wakes. There is one per process, created on first use.
+// The reactor turns readiness of file descriptors into wakes. There is one
+// per process, created on first use, shared by every executor as the Go
+// runtime's netpoll is; time is not its business (each executor's
+// [Driver] keeps its own timers).
 //
 // Who waits in the poller. At most one goroutine at a time holds the
 // reactor lock and blocks in the poller; any goroutine that would otherwise
 // park (BlockOn, an idle executor worker, Run on a LocalExecutor) tries to
 // become that goroutine, and the others park on their own channels. When
 // the holder is woken it releases the lock and hands it to one parked
-// goroutine, which takes over. A fallback goroutine drives the reactor only
-// when nobody else has for a while (see fallback), so that tasks ticked by
-// hand still see their I/O, without standing in the hot path.
+// goroutine, which takes over. A goroutine inside such a loop is a driver
+// (see drivers); while there is one, the reactor is attended: it either
+// runs tasks, and polls the reactor every 61 of them, or parks, and drives
+// the poller. A fallback goroutine drives the reactor only when no driver
+// is left and descriptors are registered (see fallback), so that tasks
+// ticked by hand still see their I/O, without standing in the hot path and
+// without waking an idle process.
 //
 // A wake that arrives while its goroutine is blocked in the poller writes to
 // the poller's wake-up fd; the poller deduplicates these writes.
 type reactor struct {
-	p      *poller.Poller
-	lock   atomic.Bool   // held by the goroutine driving the poller
-	fbHold atomic.Bool   // the lock holder is the fallback goroutine
-	fbRuns atomic.Uint64 // times the fallback took the poller, for tests
-	ticks  atomic.Uint64 // completed polls, read by the fallback
-	events []poller.Event
-	wakers []Waker // wakes collected during one react, owned by the lock holder
+	p     *poller.Poller
+	lock  atomic.Bool   // held by the goroutine driving the poller
+	ticks atomic.Uint64 // completed polls, read by the fallback
+	nfds  atomic.Int64  // registered descriptors
+
+	// The fallback's state: whether it runs, whether it holds the
+	// poller, and the channel (capacity 1) that wakes it when the last
+	// driver leaves or the last descriptor is released.
+	fbRunning atomic.Bool
+	fbHold    atomic.Bool
+	fbKick    chan struct{}
+	fbRuns    atomic.Uint64 // times the fallback took the poller, for tests
+	events    []poller.Event
+	wakers    []Waker // wakes collected during one react, owned by the lock holder
 
 	// wmu guards waiting: parked goroutines that would drive the poller.
 	wmu     sync.Mutex
@@ -44,26 +56,12 @@ type reactor struct {
 	sources []*FD
 	gens    []uint32
 	free    []uint32
-
-	// tmu guards the timer heap. deadline is the wake-up time the driver
-	// is sleeping until (math.MaxInt64 if none), so that a timer inserted
-	// before it can interrupt the wait.
-	tmu      sync.Mutex
-	timers   timerHeap
-	deadline atomic.Int64
-
-	// clock is the only reader of the clock: nanoseconds since base, on the
-	// monotonic clock. A virtual clock replaces it.
-	clock func() int64
-	base  time.Time
 }
 
 var (
 	theReactor atomic.Pointer[reactor]
 	reactorMu  sync.Mutex
 )
-
-const noDeadline = int64(1<<63 - 1)
 
 // getReactor returns the process's reactor, creating it on first use.
 func getReactor() (*reactor, error) {
@@ -79,55 +77,20 @@ func getReactor() (*reactor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smol: starting the reactor: %w", err)
 	}
-	base := time.Now()
-	r := &reactor{p: p, events: make([]poller.Event, 256), base: base, clock: func() int64 { return int64(time.Since(base)) }}
-	r.deadline.Store(noDeadline)
+	r := &reactor{p: p, events: make([]poller.Event, 256), fbKick: make(chan struct{}, 1)}
 	theReactor.Store(r)
-	go r.fallback()
 	return r, nil
 }
 
-// mustReactor is getReactor for callers with no error path (timers). The
-// reactor fails to start only if the process cannot create an epoll or
-// kqueue descriptor, which leaves nothing sensible to do.
-func mustReactor() *reactor {
-	r, err := getReactor()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		panic(err)
-	}
-	return r
-}
-
-func (r *reactor) now() int64 { return r.clock() }
-
-// at converts a wall-clock time to the reactor clock.
-func (r *reactor) at(t time.Time) int64 { return int64(t.Sub(r.base)) }
-
-// react waits in the poller for at most timeout (negative: until an event,
-// a notification or the next timer), then wakes everything that became
-// ready. The caller holds the lock. If the caller is a parker, it leaves its
-// polling state right after the wait and before any wake, so that wakes of
-// its own goroutine cost no syscall.
+// react waits in the poller for at most timeout (negative: until an event
+// or a notification), then wakes everything that became ready. The caller
+// holds the lock. If the caller is a parker, it leaves its polling state
+// right after the wait and before any wake, so that wakes of its own
+// goroutine cost no syscall.
 func (r *reactor) react(timeout time.Duration, p *parker) {
-	// Fire due timers first; if any fired, do not block.
-	ws := r.fireTimers(r.wakers[:0])
-	next := r.nextTimer()
-	if len(ws) > 0 {
-		timeout = 0
-	} else if next != noDeadline {
-		if d := time.Duration(next - r.now()); timeout < 0 || d < timeout {
-			timeout = max(d, 0)
-		}
-	}
-	if timeout != 0 {
-		r.deadline.Store(next)
-	}
-
 	// Wait. An error other than EINTR (which the poller reports as zero
 	// events) would repeat forever, so it is fatal.
 	n, err := r.p.Wait(r.events, timeout)
-	r.deadline.Store(noDeadline)
 	r.ticks.Add(1)
 	if p != nil {
 		p.state.CompareAndSwap(pPolling, pIdle)
@@ -135,12 +98,7 @@ func (r *reactor) react(timeout time.Duration, p *parker) {
 	if err != nil {
 		panic(fmt.Sprintf("smol: reactor poll failed: %v", err))
 	}
-
-	ws = r.dispatch(r.events[:n], ws)
-	if timeout != 0 {
-		ws = r.fireTimers(ws)
-	}
-
+	ws := r.dispatch(r.events[:n], r.wakers[:0])
 	for i, w := range ws {
 		w.Wake()
 		ws[i] = nil
@@ -200,7 +158,7 @@ func (r *reactor) removeWaiting(p *parker) {
 
 // pollReactor runs one non-blocking round of the reactor, if there is one
 // and nobody is driving it. Busy executors call it every 61 tasks so that a
-// queue that never empties does not starve I/O and timers.
+// queue that never empties does not starve I/O.
 func pollReactor() {
 	if r := theReactor.Load(); r != nil && r.tryLock() {
 		r.react(0, nil)
@@ -208,22 +166,93 @@ func pollReactor() {
 	}
 }
 
-// fallback drives the reactor when nobody else does: it checks on a backoff
-// from 50µs to 10ms whether anyone has completed a poll since its last look,
-// and if nobody has and the poller is free, it blocks in the poller itself
-// until a parked goroutine wants the poller back.
+// drivers counts the goroutines inside a loop that parks with a parker:
+// Run, Tick, BlockOn and Wait. Each adds itself on entry and leaves on
+// return; the last to leave wakes the fallback.
+var drivers atomic.Int32
+
+func enterDriving() { drivers.Add(1) }
+
+func leaveDriving() {
+	if drivers.Add(-1) == 0 {
+		if r := theReactor.Load(); r != nil {
+			r.kickFallback()
+		}
+	}
+}
+
+func (r *reactor) kickFallback() {
+	select {
+	case r.fbKick <- struct{}{}:
+	default: // a kick is already pending
+	}
+}
+
+// startFallback starts the fallback goroutine unless it runs; register
+// calls it for every new descriptor.
+func (r *reactor) startFallback() {
+	if !r.fbRunning.Load() && r.fbRunning.CompareAndSwap(false, true) {
+		go r.fallback()
+	}
+}
+
+// The fallback's backoff while nobody drives the reactor but someone polls
+// it now and then (a hand-ticked executor's TryTick loop).
+const (
+	fbMinBackoff = 50 * time.Microsecond
+	fbMaxBackoff = 10 * time.Millisecond
+)
+
+// fallback drives the reactor when no driver does. Its states:
+//
+//	no descriptor registered  nothing to poll: it exits (register starts a new one)
+//	a driver exists           attended: it waits for a kick, with no timer
+//	no driver                 it checks on a backoff from 50µs to 10ms whether
+//	                          anyone has polled since its last look; if nobody
+//	                          has and the poller is free, it blocks in the
+//	                          poller itself until a parked goroutine wants the
+//	                          poller, or the last descriptor is released
+//
+// So an idle process, whose drivers are parked in the poller or which has
+// no driver and no I/O, makes no wake-ups at all.
 func (r *reactor) fallback() {
-	backoff := 50 * time.Microsecond
-	t := time.NewTimer(backoff)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	backoff := fbMinBackoff
 	last := r.ticks.Load()
 	for {
-		<-t.C
-		if cur := r.ticks.Load(); cur != last || !r.tryLock() {
-			last = cur
-			backoff = min(backoff*2, 10*time.Millisecond)
-			t.Reset(backoff)
+		// Exit when there is nothing to poll. A descriptor registered as
+		// we leave sees fbRunning false and starts a new fallback, unless
+		// we take the flag back first and stay.
+		if r.nfds.Load() == 0 {
+			r.fbRunning.Store(false)
+			if r.nfds.Load() == 0 || !r.fbRunning.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		// Attended: sleep until the last driver leaves (or the last
+		// descriptor goes).
+		if drivers.Load() > 0 {
+			<-r.fbKick
+			backoff, last = fbMinBackoff, r.ticks.Load()
 			continue
 		}
+		// Unattended: look again after the backoff.
+		t.Reset(backoff)
+		select {
+		case <-t.C:
+		case <-r.fbKick:
+			t.Stop()
+			continue
+		}
+		if cur := r.ticks.Load(); cur != last || drivers.Load() > 0 || !r.tryLock() {
+			last = cur
+			backoff = min(backoff*2, fbMaxBackoff)
+			continue
+		}
+		// Nobody polls: block in the poller until a parked goroutine wants
+		// it (park notifies the poller when fbHold is set) or the last
+		// descriptor is released (release notifies it too).
 		r.fbHold.Store(true)
 		r.fbRuns.Add(1)
 		for {
@@ -231,14 +260,13 @@ func (r *reactor) fallback() {
 			r.wmu.Lock()
 			wanted := len(r.waiting) > 0
 			r.wmu.Unlock()
-			if wanted {
+			if wanted || r.nfds.Load() == 0 {
 				break
 			}
 		}
 		r.fbHold.Store(false)
 		r.unlock()
 		last = r.ticks.Load()
-		backoff = 50 * time.Microsecond
-		t.Reset(backoff)
+		backoff = fbMinBackoff
 	}
 }

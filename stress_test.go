@@ -2,11 +2,14 @@ package smol_test
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/channel"
 )
 
 // These tests repeat races between the runtime's goroutines many times:
@@ -24,22 +27,30 @@ func TestStressCancelRacesCompletion(t *testing.T) {
 		for range i % 8 {
 			runtime.Gosched() // let the workers get further some of the time
 		}
-		v, ok := task.Cancel()
-		switch {
-		case ok:
-			// Completed first: Cancel returns the output.
+		task.Cancel()
+		v, err := smol.BlockOn(task)
+		switch err {
+		case nil:
+			// Completed first, or in a poll running at the Cancel: the
+			// output is kept.
 			completed++
-			if v != i || task.Err() != nil {
-				t.Fatalf("Cancel reported completion with (%d, err %v), want (%d, nil)", v, task.Err(), i)
+			if v != i {
+				t.Fatalf("a task that completed gave %d, want %d", v, i)
+			}
+		case smol.ErrCanceled:
+			canceled++
+			if v != 0 {
+				t.Fatalf("a canceled task's handle gave (%d, %v)", v, err)
 			}
 		default:
-			canceled++
-			if v != 0 || task.Err() != smol.ErrCanceled {
-				t.Fatalf("Cancel reported no completion with (%d, err %v)", v, task.Err())
-			}
-			if got := smol.BlockOn(smol.Future[int](task)); got != 0 {
-				t.Fatalf("a canceled task's handle gave %d", got)
-			}
+			t.Fatalf("task %d: %v", i, err)
+		}
+		if !task.IsFinished() {
+			t.Fatal("a task is not finished once its handle was ready")
+		}
+		// Awaiting again gives the same.
+		if v2, err2 := smol.BlockOn(task); v2 != v || err2 != err {
+			t.Fatalf("awaited twice: (%d, %v), then (%d, %v)", v, err, v2, err2)
 		}
 	}
 	stop(nil)
@@ -56,7 +67,7 @@ func TestStressDetachRacesPanic(t *testing.T) {
 	stop := startWorkers(t, ex, 2)
 	const n = 3000
 	for range n {
-		smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { panic("p") })).Detach()
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { panic("p") })).Detach()
 	}
 	waitFor(t, "every panic to reach the handler", func() bool { return handled.Load() >= n })
 	stop(nil)
@@ -73,8 +84,8 @@ func TestStressAwaitRacesCompletion(t *testing.T) {
 	defer ex.Close()
 	stop := startWorkers(t, ex, 2)
 	for i := range 3000 {
-		if got := smol.BlockOn(smol.Future[int](smol.SpawnOn(ex, yields(i%3, i)))); got != i {
-			t.Fatalf("got %d, want %d", got, i)
+		if got, err := smol.BlockOn(smol.SpawnOn(ex, yields(i%3, i))); err != nil || got != i {
+			t.Fatalf("got (%d, %v), want %d", got, err, i)
 		}
 	}
 	stop(nil)
@@ -151,8 +162,8 @@ func TestStressCloseRacesWorkers(t *testing.T) {
 			if !task.IsFinished() {
 				t.Fatalf("task %d not finished after Close", i)
 			}
-			if err := task.Err(); err != nil && err != smol.ErrClosed {
-				t.Fatalf("task %d: %v", i, err)
+			if v, err := outcome(t, task); err != nil && err != smol.ErrClosed || err == nil && v != i {
+				t.Fatalf("task %d: (%d, %v)", i, v, err)
 			}
 		}
 	}
@@ -171,16 +182,16 @@ func TestStressSpawnOnLocalFromGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				smol.SpawnOn(ex, smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+				smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 					cd.Done()
-					return struct{}{}, true
+					return struct{}{}, true, nil
 				})).Detach()
 			}
 		}()
 	}
 	guard, cancel := hangGuard()
 	defer cancel()
-	e, err := smol.Run(ex, smol.Select(smol.Future[struct{}](cd), guard))
+	e, err := smol.Run(ex, smol.Select(cd, guard))
 	wg.Wait()
 	if err != nil || e.Index != 0 {
 		t.Fatalf("%d spawned tasks never ran (Run: %v)", cd.left.Load(), err)
@@ -248,9 +259,231 @@ func TestStressCloseRacesSpawnAndTick(t *testing.T) {
 			if !task.IsFinished() {
 				t.Fatalf("round %d (local %v): task %d not finished after Close", i, local, k)
 			}
-			if err := task.Err(); err != nil && err != smol.ErrClosed {
+			if err := taskErr(t, task); err != nil && err != smol.ErrClosed {
 				t.Fatalf("task %d: %v", k, err)
 			}
 		}
 	}
+}
+
+// TestStressCancelKeepsConcurrentOutput is the acceptance test of issue 16,
+// item 2: a Cancel that races with a task completing must not lose what the
+// task produced. Receivers on a channel are canceled while values are sent
+// to it; once everything has settled, every value is accounted for exactly
+// once, either as the output of a receiver that completed (its handle gives
+// it with a nil error) or still queued in the channel. A receive that took
+// a value in a poll that was running at the Cancel keeps it for the handle.
+func TestStressCancelKeepsConcurrentOutput(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	stop := startWorkers(t, ex, 2)
+	const rounds, n = 200, 64
+	completed, canceled := 0, 0
+	for round := range rounds {
+		tx, rx := channel.New[int](n)
+		tasks := make([]*smol.Task[int], n)
+		for i := range tasks {
+			tasks[i] = smol.SpawnOn(ex, rx.Recv())
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				if err := tx.TrySend(i); err != nil {
+					t.Errorf("TrySend: %v", err)
+				}
+				if (i+round)%4 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range round % 5 {
+				runtime.Gosched()
+			}
+			for i, task := range tasks {
+				task.Cancel()
+				if (i+round)%3 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+		wg.Wait()
+		waitFor(t, "every receiver to finish", func() bool {
+			for _, task := range tasks {
+				if !task.IsFinished() {
+					return false
+				}
+			}
+			return true
+		})
+		seen := make([]int, n)
+		for i, task := range tasks {
+			v, err := outcome(t, task)
+			switch err {
+			case nil:
+				completed++
+				seen[v]++
+			case smol.ErrCanceled:
+				canceled++
+				if v != 0 {
+					t.Fatalf("round %d: canceled receiver %d gave %d", round, i, v)
+				}
+			default:
+				t.Fatalf("round %d: receiver %d: %v", round, i, err)
+			}
+		}
+		for {
+			v, err := rx.TryRecv()
+			if err != nil {
+				break
+			}
+			seen[v]++
+		}
+		for v, k := range seen {
+			if k != 1 {
+				t.Fatalf("round %d: value %d accounted for %d times, want once", round, v, k)
+			}
+		}
+		tx.Close()
+		rx.Close()
+	}
+	stop(nil)
+	t.Logf("%d receivers completed, %d canceled", completed, canceled)
+}
+
+// TestStressDumpWhileRunning takes task dumps from another goroutine while
+// two workers poll tasks that yield, receive from a channel and sleep, and
+// while tasks are canceled: the stLocked protocol between dumps, runners,
+// awaiters and cancels must hold under the race detector, and no dump may
+// see a task's poll count go down.
+func TestStressDumpWhileRunning(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	stop := startWorkers(t, ex, 2)
+	const tasks, steps = 64, 1000
+	tx, rx := channel.NewUnbounded[int]()
+	defer tx.Close()
+	defer rx.Close()
+	idleTx, idle := channel.New[int](1)
+	defer idleTx.Close()
+	defer idle.Close()
+	cd := newCountdown(tasks * 3 / 4)
+	var dumps, busy atomic.Int32 // busy: dumps that saw a task queued or running
+	var doomed []*smol.Task[struct{}]
+	recvs := 0
+	for i := range tasks {
+		switch i % 4 {
+		case 0: // yields, until enough dumps have been taken
+			left := steps
+			smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+				if left--; left <= 0 && dumps.Load() >= 200 {
+					cd.Done()
+					return struct{}{}, true, nil
+				}
+				cx.Waker().Wake()
+				return struct{}{}, false, nil
+			})).Detach()
+		case 1: // receives
+			recvs++
+			left := steps / 10
+			f := rx.Recv()
+			smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+				for {
+					if _, ok, err := f.Poll(cx); err != nil {
+						return struct{}{}, true, err
+					} else if !ok {
+						return struct{}{}, false, nil
+					}
+					if left--; left == 0 {
+						cd.Done()
+						return struct{}{}, true, nil
+					}
+					f.Reset(rx)
+				}
+			})).Detach()
+		case 2: // sleeps
+			left := 20
+			tm := smol.Sleep(20 * time.Microsecond)
+			smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+				for {
+					if _, ok, _ := tm.Poll(cx); !ok {
+						return struct{}{}, false, nil
+					}
+					if left--; left == 0 {
+						cd.Done()
+						return struct{}{}, true, nil
+					}
+					tm.Reset(20 * time.Microsecond)
+				}
+			})).Detach()
+		default: // waits on a channel that stays empty until canceled
+			doomed = append(doomed, smol.SpawnOn(ex, smol.Map(idle.Recv(), func(int) struct{} { return struct{}{} })))
+		}
+	}
+	var dumping atomic.Bool
+	dumping.Store(true)
+	dumped := make(chan struct{})
+	go func() {
+		defer close(dumped)
+		seen := map[uint32]uint32{} // id -> highest poll count seen
+		var buf strings.Builder
+		for dumping.Load() {
+			sawBusy := false
+			for _, ti := range ex.Tasks() {
+				sawBusy = sawBusy || ti.State != smol.TaskWaiting
+				if ti.ID == 0 || ti.State > smol.TaskRunning {
+					t.Errorf("bad task info %+v", ti)
+					return
+				}
+				if ti.State == smol.TaskRunning {
+					continue // a running task's count is not read
+				}
+				if ti.Polls < seen[ti.ID] {
+					t.Errorf("task %d: %d polls after %d", ti.ID, ti.Polls, seen[ti.ID])
+					return
+				}
+				seen[ti.ID] = ti.Polls
+			}
+			buf.Reset()
+			if err := ex.DumpTasks(&buf); err != nil || !strings.HasPrefix(buf.String(), "Executor: ") {
+				t.Errorf("DumpTasks: %v, %q", err, buf.String())
+				return
+			}
+			dumps.Add(1)
+			if sawBusy {
+				busy.Add(1)
+			}
+		}
+	}()
+	go func() {
+		for i := range recvs * (steps / 10) {
+			tx.TrySend(i)
+			if i%16 == 0 {
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+	}()
+	for _, task := range doomed {
+		time.Sleep(50 * time.Microsecond)
+		task.Cancel()
+	}
+	guard, cancel := hangGuard()
+	defer cancel()
+	if e, err := smol.BlockOn(smol.Select(cd, guard)); err != nil || e.Index != 0 {
+		t.Fatalf("%d tasks did not finish", cd.left.Load())
+	}
+	dumping.Store(false)
+	<-dumped
+	stop(nil)
+	for i, task := range doomed {
+		if err := taskErr(t, task); err != smol.ErrCanceled {
+			t.Fatalf("doomed task %d: %v, want ErrCanceled", i, err)
+		}
+	}
+	t.Logf("%d dumps, %d of them with tasks queued or running", dumps.Load(), busy.Load())
 }

@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 )
 
-// ErrCanceled is reported by [Task.Err] for a task stopped by [Task.Cancel].
+// ErrCanceled is the error of a task stopped by [Task.Cancel].
 var ErrCanceled = errors.New("smol: task canceled")
 
-// ErrClosed is reported for work refused or stopped because its executor was
-// closed: by [Run] on a closed executor, and by [Task.Err] for a task that
-// the executor's Close canceled or that was spawned after Close.
+// ErrClosed is the error of work refused or stopped because its executor
+// was closed: of [Run] on a closed executor, and of a task that the
+// executor's Close canceled or that was spawned after Close.
 var ErrClosed = errors.New("smol: executor closed")
 
 // PanicError carries a panic out of a task to whoever awaits it: polling
@@ -45,14 +46,23 @@ func (p *PanicError) Unwrap() error {
 //	  │                                     stays scheduled, queued again
 //	cancel (idle, scheduled or running) ──▶ closed
 //
-// Whoever holds the task when it becomes closed drops its future: the
-// canceller if the task was idle, otherwise the goroutine that pops or is
-// polling it. stScheduled guarantees the task is in at most one queue:
-// only the wake that sets it pushes the task, and only a runner clears it.
-// All transitions use sequentially consistent atomics (Go's only kind); the
-// writes of out and panic happen before the CAS that sets stCompleted, and
-// are read only after a load that observes it. The initial state is a
-// plain write in SpawnOn, published with the task by the run queue's CAS.
+// A task canceled while it is being polled is closed only if that poll
+// returns pending; a poll that returns ready (or panics) completes it, and
+// its output is kept for the handle. Whoever holds the task when it becomes
+// closed drops its future: the canceller if the task was idle, otherwise
+// the goroutine that pops or is polling it. stScheduled guarantees the
+// task is in at most one queue: only the wake that sets it pushes the task,
+// and only a runner clears it. All transitions use sequentially consistent
+// atomics (Go's only kind); the writes of out and aux happen before the CAS
+// that sets stCompleted, and are read only after a load that observes it.
+// The initial state is a plain write in SpawnOn, published with the task
+// by the run queue's CAS.
+//
+// stLocked is a spin lock over the fields that a task dump or an awaiter
+// reads from another goroutine (awaiter, polls, waitOp, aux). A runner
+// claims a task (scheduled to running) only while it is not held, and
+// writes those fields only while the task is running; so a holder that
+// sees the task not running reads them undisturbed.
 const (
 	stScheduled  uint32 = 1 << iota // in a run queue, or about to be pushed to one
 	stRunning                       // being polled
@@ -61,8 +71,9 @@ const (
 	stDetached                      // no handle: the output is dropped, a panic goes to the handler
 	stAwaited                       // a handle has stored an awaiter waker
 	stExecClosed                    // with stClosed: canceled by the executor's Close
-	stLocked                        // a spin lock guarding awaiter
+	stLocked                        // a spin lock; see above
 	stRegistered                    // in the executor's registry (it has waited)
+	stPanicked                      // with stCompleted: aux holds the *PanicError
 )
 
 // taskState is the task state word. It is a plain uint32 under atomic
@@ -94,14 +105,29 @@ type runnable interface {
 // header is the type-independent part of a task, linked into run queues and
 // the executor's registry.
 type header struct {
+	_            noCopy
 	state        taskState
-	awaiter      Waker // guarded by the stLocked bit
+	id           uint32 // set once, atomically, when the task joins the registry
+	polls        uint32 // written by the runner; see stLocked
+	waitOp       WaitOp // likewise
+	awaiter      Waker  // guarded by stLocked
 	ex           *core
 	next         *header // run-queue link
-	rprev, rnext *header // registry links, guarded by ex.mu
+	rprev, rnext *header // registry links, guarded by ex.regMu
 	self         runnable
-	panic        *PanicError
+	// aux is, while the task is live, what its latest pending poll waits
+	// on (a fmt.Stringer, for dumps), and once it completed, its error or
+	// *PanicError. Written by the runner; see stLocked.
+	aux any
 }
+
+// noCopy makes go vet's copylocks check report a copy of the struct that
+// holds it: a task, like a future after its first poll, must stay where it
+// is, since wakers and queues point to it. It has no size.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // wake schedules the task unless it is already scheduled, finished, or being
 // polled; in the last case the runner queues it again when the poll returns.
@@ -139,8 +165,8 @@ func (h *header) close(bits uint32) bool {
 	}
 }
 
-// lock takes the spin lock that guards awaiter. It is held for a few
-// instructions, and only by an awaiter registering and a finishing task.
+// lock takes the spin lock stLocked. It is held for a few instructions, by
+// an awaiter registering, a finishing task and a task dump.
 func (h *header) lock() {
 	for {
 		s := h.state.Load()
@@ -166,16 +192,26 @@ func (h *header) wakeAwaiter() {
 	}
 }
 
+// String names the task for dumps: "task 7", by the id it got when it first
+// waited, or "task (not started)".
+func (h *header) String() string {
+	if id := atomic.LoadUint32(&h.id); id != 0 {
+		return "task " + strconv.FormatUint(uint64(id), 10)
+	}
+	return "task (not started)"
+}
+
 // Task is the handle of a spawned future. It is itself a future of the
-// task's output, so a task can be awaited from another task, from [BlockOn]
-// or from [Wait]. A task keeps running whether or not its handle is polled;
-// [Task.Detach] drops the handle's claim on the output and [Task.Cancel]
-// stops the task.
+// task's output, so a task can be awaited from another task, from [BlockOn],
+// [Run] or [Wait]. A task keeps running whether or not its handle is
+// polled; [Task.Detach] drops the handle's claim on the output and
+// [Task.Cancel] stops the task.
 //
-// If the task panicked, polling the handle panics with a [*PanicError]. If
-// the task was canceled, the handle is ready with the zero value and
-// [Task.Err] tells why. A handle is awaited by one task at a time: it keeps
-// the waker of its latest poll only.
+// Awaiting the handle gives the task's value and error as its future
+// returned them; [ErrCanceled] if it was canceled, [ErrClosed] if its
+// executor was closed first. If the task panicked, polling the handle
+// panics with a [*PanicError]. A handle is awaited by one task at a time:
+// it keeps the waker of its latest poll only.
 type Task[T any] struct {
 	out T // first: a zero-size last field would be padded
 	header
@@ -188,58 +224,51 @@ type task[T any, F Future[T]] struct {
 	Task[T]
 }
 
-// Poll awaits the task's output. See [Task] for panics and cancellation.
-func (t *Task[T]) Poll(cx *Context) (T, bool) {
-	if v, ok := t.result(); ok {
-		return v, true
+// Poll awaits the task's outcome. See [Task].
+func (t *Task[T]) Poll(cx *Context) (T, bool, error) {
+	if v, ok, err := t.result(); ok {
+		return v, true, err
 	}
-	// Store the waker, then announce it; the completing side sets its state
-	// bit before it looks for stAwaited, so either it sees our waker or we
+	// Store the waker, then announce it; the finishing side sets its state
+	// bits before it looks for stAwaited, so either it sees our waker or we
 	// see its result below.
 	t.lock()
 	t.awaiter = cx.Waker()
 	t.unlock()
 	t.state.Or(stAwaited)
-	return t.result()
-}
-
-func (t *Task[T]) result() (T, bool) {
-	s := t.state.Load()
-	if s&stCompleted != 0 {
-		if t.panic != nil {
-			panic(t.panic)
-		}
-		return t.out, true
+	v, ok, err := t.result()
+	if !ok {
+		cx.WaitingOn(&t.header, WaitTask)
 	}
-	var zero T
-	return zero, s&stClosed != 0
+	return v, ok, err
 }
 
-// IsFinished reports whether the task has completed or been canceled.
-func (t *Task[T]) IsFinished() bool {
-	return t.state.Load()&(stCompleted|stClosed) != 0
-}
-
-// Err reports why a finished task has no output: [ErrCanceled] after
-// [Task.Cancel], [ErrClosed] if its executor was closed before it completed
-// (or before it was spawned, or while it was being polled). It returns nil
-// for a task that completed, or that is still live on an open executor.
-func (t *Task[T]) Err() error {
+// result reports the task's outcome, or ok == false while it may still run.
+// A task canceled while it is being polled is not finished until that poll
+// returns: the poll may complete it.
+func (t *Task[T]) result() (v T, ok bool, err error) {
 	s := t.state.Load()
 	switch {
 	case s&stCompleted != 0:
-		return nil
-	case s&stClosed == 0:
-		// A task still running on a closed executor is being dropped.
-		if t.ex.closed.Load() {
-			return ErrClosed
+		if s&stPanicked != 0 {
+			panic(t.aux.(*PanicError))
 		}
-		return nil
-	case s&stExecClosed != 0:
-		return ErrClosed
-	default:
-		return ErrCanceled
+		err, _ = t.aux.(error)
+		return t.out, true, err
+	case s&stClosed != 0 && s&stRunning == 0:
+		if s&stExecClosed != 0 {
+			return v, true, ErrClosed
+		}
+		return v, true, ErrCanceled
 	}
+	return v, false, nil
+}
+
+// IsFinished reports whether the task has completed or been canceled:
+// whether awaiting the handle would be ready at once.
+func (t *Task[T]) IsFinished() bool {
+	s := t.state.Load()
+	return s&stCompleted != 0 || s&stClosed != 0 && s&stRunning == 0
 }
 
 // Detach lets the task run to completion with no one awaiting it: its output
@@ -251,31 +280,24 @@ func (t *Task[T]) Detach() {
 	old := t.state.Or(stDetached)
 	// A task that completed before the bit was set will not look at it;
 	// report its panic here instead.
-	if old&stCompleted != 0 && old&stDetached == 0 && t.panic != nil {
-		t.ex.onPanic(t.panic)
+	if old&(stCompleted|stPanicked|stDetached) == stCompleted|stPanicked {
+		t.ex.onPanic(t.aux.(*PanicError))
 	}
 }
 
-// Cancel stops the task. If the task had already completed it returns the
-// output and true (and panics with the task's [*PanicError] if it panicked).
-// Otherwise it returns the zero value and false: the future is never polled
-// again and is dropped, at once if the task was idle, else by the goroutine
-// that holds it as soon as its current poll returns; a result that poll
-// produces is discarded. A future that is a [Discarder] is discarded first.
-// Awaiters of the handle are woken and see the zero value with [Task.Err]
-// reporting [ErrCanceled]. Cancel never blocks and may be called from any
-// goroutine, including from inside the task.
-func (t *Task[T]) Cancel() (T, bool) {
-	if t.close(0) {
-		var zero T
-		return zero, false
-	}
-	if t.state.Load()&stCompleted != 0 {
-		return t.result()
-	}
-	var zero T
-	return zero, false
-}
+// Cancel stops the task: its future is never polled again and is dropped
+// (discarded first, if it is a [Discarder]) at once if the task is idle,
+// or, if it is being polled now, by the goroutine polling it as soon as
+// that poll returns pending. Awaiting the handle then tells the outcome
+// and loses nothing: the output, if the task completed first or that last
+// poll completed it, else [ErrCanceled]. Canceling a finished task does
+// nothing. Cancel never blocks and may be called from any goroutine,
+// including from inside the task. To stop a task and take what it
+// produced, cancel it and then await it:
+//
+//	t.Cancel()
+//	v, err := smol.BlockOn(t) // err is ErrCanceled unless t had finished
+func (t *Task[T]) Cancel() { t.close(0) }
 
 func (t *task[T, F]) Wake() { t.wake() }
 
@@ -283,7 +305,8 @@ func (t *task[T, F]) run(cx *Context) bool {
 	// Claim the task: scheduled becomes running, unless it was canceled while
 	// it sat in the queue, in which case the claim is ours to discard. A
 	// task never polled is in no registry, so Close cannot cancel it; if its
-	// executor is closed it is canceled here, before its first poll.
+	// executor is closed it is canceled here, before its first poll. The
+	// claim waits while stLocked is held (see the state comment).
 	for {
 		s := t.state.Load()
 		if s&stRegistered == 0 && s&stClosed == 0 && t.ex.closed.Load() {
@@ -295,39 +318,52 @@ func (t *task[T, F]) run(cx *Context) bool {
 			t.discard()
 			return false
 		}
+		if s&stLocked != 0 {
+			runtime.Gosched()
+			continue
+		}
 		if t.state.CompareAndSwap(s, s&^stScheduled|stRunning) {
 			break
 		}
 	}
 
 	// Poll. A panic becomes the task's result.
-	cx.waker = t
-	out, ok := t.poll(cx)
+	cx.waker, cx.budget, cx.waitOn, cx.waitOp = t, cx.drv.budget, nil, WaitOther
+	t.polls++
+	out, ok, err, panicked := t.poll(cx)
 	if ok {
-		t.out = out
+		t.out, t.aux = out, err
+	} else {
+		t.aux, t.waitOp = cx.waitOn, cx.waitOp
 	}
+	cx.waitOn = nil // the executor reuses cx: keep no resource alive
 
 	// Publish the outcome.
 	for {
 		s := t.state.Load()
 		switch {
+		case ok:
+			// Ready, even if canceled during the poll: the output is kept.
+			done := s&^(stRunning|stScheduled|stClosed|stExecClosed) | stCompleted
+			if panicked {
+				done |= stPanicked
+			}
+			if !t.state.CompareAndSwap(s, done) {
+				continue
+			}
+			t.complete(done)
+			return false
 		case s&stClosed != 0:
-			// Canceled during the poll: whatever the poll produced is
-			// dropped. A future that returned ready (or panicked) is past
-			// its Discard.
+			// Canceled during a poll that stayed pending: drop the future
+			// and tell the awaiter, who saw the task still running.
 			t.state.And(^(stRunning | stScheduled))
-			t.drop(!ok)
+			t.discard()
+			t.wakeAwaiter()
 			return false
 		case s&stRegistered == 0 && t.ex.closed.Load():
 			// The executor was closed during the first poll; Close could
 			// not see this task, which was in no queue and no registry.
 			t.close(stExecClosed) // running: this only marks it
-		case ok:
-			if !t.state.CompareAndSwap(s, s&^(stRunning|stScheduled)|stCompleted) {
-				continue
-			}
-			t.complete(s)
-			return false
 		case s&stRegistered == 0:
 			// Pending for the first time: join the registry before the
 			// task can sit idle, so that Close finds it. If the executor
@@ -345,8 +381,7 @@ func (t *task[T, F]) run(cx *Context) bool {
 	}
 }
 
-// complete finishes a task whose future became ready; s is the state just
-// before stCompleted was set.
+// complete finishes a task whose future became ready; s is its new state.
 func (t *task[T, F]) complete(s uint32) {
 	var zf F
 	t.fut = zf
@@ -356,22 +391,24 @@ func (t *task[T, F]) complete(s uint32) {
 	if s&stDetached != 0 {
 		var zero T
 		t.out = zero
-		if t.panic != nil {
-			t.ex.onPanic(t.panic)
+		if s&stPanicked != 0 {
+			t.ex.onPanic(t.aux.(*PanicError))
 		}
 		return
 	}
 	t.wakeAwaiter()
 }
 
-func (t *task[T, F]) poll(cx *Context) (out T, ok bool) {
+// poll polls the future; a panic makes it ready with a *PanicError.
+func (t *task[T, F]) poll(cx *Context) (out T, ok bool, err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			t.panic = &PanicError{Value: r, Stack: debug.Stack()}
-			ok = true
+			var zero T
+			out, ok, err, panicked = zero, true, &PanicError{Value: r, Stack: debug.Stack()}, true
 		}
 	}()
-	return t.fut.Poll(cx)
+	out, ok, err = t.fut.Poll(cx)
+	return out, ok, err, false
 }
 
 func (t *task[T, F]) discard() { t.drop(true) }
@@ -380,11 +417,16 @@ func (t *task[T, F]) discard() { t.drop(true) }
 // Discard if asked to.
 func (t *task[T, F]) drop(discardFuture bool) {
 	if discardFuture {
-		discard(t.fut)
+		Discard(t.fut)
 	}
 	var zf F
 	var zero T
 	t.fut, t.out = zf, zero
+	// A dump may be reading aux: the canceller of an idle task does not
+	// hold the task the way a runner does.
+	t.lock()
+	t.aux = nil
+	t.unlock()
 	if t.state.Load()&stRegistered != 0 {
 		t.ex.deregister(&t.header)
 	}
@@ -403,7 +445,7 @@ type Spawner interface {
 // goroutine and from inside tasks.
 //
 // If ex is closed, the task is not run: the handle is returned finished,
-// with [Task.Err] reporting [ErrClosed].
+// and awaiting it fails with [ErrClosed].
 func SpawnOn[T any, F Future[T]](ex Spawner, f F) *Task[T] {
 	c := ex.spawnCore()
 	// The task is not yet published, so plain writes will do; the state

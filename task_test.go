@@ -17,13 +17,13 @@ func TestTaskAwaitedFromTask(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	inner := smol.SpawnOn(ex, yields(3, 42))
-	outer := smol.SpawnOn(ex, smol.Map(smol.Future[int](inner), func(n int) int { return n + 1 }))
-	got, err := smol.Run(ex, smol.Future[int](outer))
+	outer := smol.SpawnOn(ex, smol.Map(inner, func(n int) int { return n + 1 }))
+	got, err := smol.Run(ex, outer)
 	if err != nil || got != 43 {
 		t.Fatalf("Run: got (%d, %v), want 43", got, err)
 	}
-	if !inner.IsFinished() || inner.Err() != nil {
-		t.Fatalf("inner: finished %v, err %v", inner.IsFinished(), inner.Err())
+	if v, err := outcome(t, inner); err != nil || v != 42 {
+		t.Fatalf("inner: (%d, %v), want 42", v, err)
 	}
 }
 
@@ -33,8 +33,8 @@ func TestTaskAwaitedFromBlockOn(t *testing.T) {
 	stop := newSignal[struct{}]()
 	done := runIn(ex, stop)
 	task := smol.SpawnOn(ex, yields(5, "hello"))
-	if got := smol.BlockOn(smol.Future[string](task)); got != "hello" {
-		t.Fatalf("BlockOn(task) = %q", got)
+	if got, err := smol.BlockOn(task); err != nil || got != "hello" {
+		t.Fatalf("BlockOn(task) = (%q, %v)", got, err)
 	}
 	stop.Fire(struct{}{})
 	if err := <-done; err != nil {
@@ -48,13 +48,13 @@ func TestTaskAwaitedFromOtherExecutor(t *testing.T) {
 	checkLeaks(t)
 	ex1 := smol.NewExecutor()
 	sig := newSignal[int]()
-	t1 := smol.SpawnOn(ex1, smol.Map(smol.Future[int](sig), func(n int) int { return n * 3 }))
+	t1 := smol.SpawnOn(ex1, smol.Map(sig, func(n int) int { return n * 3 }))
 	stop := newSignal[struct{}]()
 	done := runIn(ex1, stop)
 	ex2 := smol.NewLocalExecutor()
 	defer ex2.Close()
 	go sig.Fire(5)
-	got, err := smol.Run(ex2, smol.Future[int](smol.SpawnOn(ex2, smol.Future[int](t1))))
+	got, err := smol.Run(ex2, smol.SpawnOn(ex2, t1))
 	if err != nil || got != 15 {
 		t.Fatalf("got (%d, %v), want 15", got, err)
 	}
@@ -70,7 +70,7 @@ func TestTaskPollAfterReady(t *testing.T) {
 	task := smol.SpawnOn(ex, smol.Ready(3))
 	ex.TryTick()
 	for range 3 {
-		if v, ok := task.Poll(noop); !ok || v != 3 {
+		if v, ok, _ := task.Poll(noop); !ok || v != 3 {
 			t.Fatalf("got (%d, %v)", v, ok)
 		}
 	}
@@ -81,7 +81,7 @@ func TestDetach(t *testing.T) {
 	defer ex.Close()
 	var ran atomic.Bool
 	sig := newSignal[int]()
-	task := smol.SpawnOn(ex, smol.Map(smol.Future[int](sig), func(n int) int { ran.Store(true); return n }))
+	task := smol.SpawnOn(ex, smol.Map(sig, func(n int) int { ran.Store(true); return n }))
 	task.Detach()
 	ex.TryTick()
 	sig.Fire(1)
@@ -109,10 +109,10 @@ func TestDetachFinishedTask(t *testing.T) {
 func dropTracker(polls *atomic.Int32) (smol.Future[int], func() bool) {
 	obj := new([64]byte)
 	wp := weak.Make(obj)
-	f := smol.PollFn[int](func(*smol.Context) (int, bool) {
+	f := smol.PollFn(func(*smol.Context) (int, bool, error) {
 		polls.Add(1)
 		obj[0]++
-		return 0, false
+		return 0, false, nil
 	})
 	return f, func() bool {
 		for range 5 {
@@ -133,29 +133,31 @@ func TestCancelIdle(t *testing.T) {
 	task := smol.SpawnOn(ex, f)
 	ex.TryTick()
 	// Another task awaits the handle; it must be woken by the cancel.
-	awaiter := smol.SpawnOn(ex, smol.Future[int](task))
+	awaiter := smol.SpawnOn(ex, task)
 	ex.TryTick()
 	if task.IsFinished() || awaiter.IsFinished() {
 		t.Fatal("finished before cancel")
 	}
-	if v, ok := task.Cancel(); ok || v != 0 {
-		t.Fatalf("Cancel of an idle task: got (%d, %v), want (0, false)", v, ok)
+	task.Cancel()
+	if !task.IsFinished() {
+		t.Fatal("an idle task is not finished after Cancel")
 	}
-	if !task.IsFinished() || task.Err() != smol.ErrCanceled {
-		t.Fatalf("after Cancel: finished %v, err %v", task.IsFinished(), task.Err())
-	}
-	if v, ok := task.Poll(noop); !ok || v != 0 {
-		t.Fatalf("canceled handle polled: got (%d, %v), want ready with zero", v, ok)
+	if v, ok, err := task.Poll(noop); !ok || v != 0 || err != smol.ErrCanceled {
+		t.Fatalf("canceled handle polled: got (%d, %v, %v), want ready with ErrCanceled", v, ok, err)
 	}
 	if !ex.TryTick() || !awaiter.IsFinished() {
 		t.Fatal("the awaiter of a canceled task was not woken")
+	}
+	if v, err := outcome(t, awaiter); err != smol.ErrCanceled || v != 0 {
+		t.Fatalf("the awaiter of a canceled task: (%d, %v), want ErrCanceled", v, err)
 	}
 	if !dropped() {
 		t.Fatal("the canceled task still holds its future")
 	}
 	// Waking or canceling again is harmless, and the future is not polled.
-	if v, ok := task.Cancel(); ok || v != 0 {
-		t.Fatalf("second Cancel: got (%d, %v)", v, ok)
+	task.Cancel()
+	if v, err := outcome(t, task); err != smol.ErrCanceled || v != 0 {
+		t.Fatalf("after a second Cancel: (%d, %v)", v, err)
 	}
 	if polls.Load() != 1 {
 		t.Fatalf("future polled %d times, want 1", polls.Load())
@@ -171,11 +173,12 @@ func TestCancelQueued(t *testing.T) {
 	var polls atomic.Int32
 	f, dropped := dropTracker(&polls)
 	task := smol.SpawnOn(ex, f)
-	if _, ok := task.Cancel(); ok {
-		t.Fatal("Cancel of a queued task reported completion")
+	task.Cancel()
+	if !task.IsFinished() {
+		t.Fatal("a queued task is not finished after Cancel")
 	}
-	if task.Err() != smol.ErrCanceled {
-		t.Fatalf("Err() = %v", task.Err())
+	if err := taskErr(t, task); err != smol.ErrCanceled {
+		t.Fatalf("a task canceled in the queue: %v, want ErrCanceled", err)
 	}
 	for ex.TryTick() {
 	}
@@ -192,69 +195,89 @@ func TestCancelCompleted(t *testing.T) {
 	defer ex.Close()
 	task := smol.SpawnOn(ex, smol.Ready("out"))
 	ex.TryTick()
-	if v, ok := task.Cancel(); !ok || v != "out" {
-		t.Fatalf("Cancel of a completed task: got (%q, %v), want (\"out\", true)", v, ok)
+	task.Cancel() // does nothing: the task has completed
+	if v, ok, err := task.Poll(noop); !ok || v != "out" || err != nil {
+		t.Fatalf("handle after Cancel: got (%q, %v, %v), want the output", v, ok, err)
 	}
-	if task.Err() != nil {
-		t.Fatalf("Err() = %v after a completed task's Cancel", task.Err())
-	}
-	if v, ok := task.Poll(noop); !ok || v != "out" {
-		t.Fatalf("handle after Cancel: got (%q, %v)", v, ok)
+	// A task that failed keeps its error.
+	errBoom := errors.New("boom")
+	failed := smol.SpawnOn(ex, smol.Failed[string](errBoom))
+	ex.TryTick()
+	failed.Cancel()
+	if _, err := outcome(t, failed); err != errBoom {
+		t.Fatalf("a failed task after Cancel: %v, want %v", err, errBoom)
 	}
 }
 
 func TestCancelCompletedPanicked(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(*smol.Context) (int, bool) { panic("kaboom") }))
+	task := smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) { panic("kaboom") }))
 	ex.TryTick()
-	v := mustPanic(t, func() { task.Cancel() })
+	task.Cancel() // does nothing, and does not panic: awaiting does
+	v := mustPanic(t, func() { smol.BlockOn(task) })
 	if pe, ok := v.(*smol.PanicError); !ok || pe.Value != "kaboom" {
-		t.Fatalf("Cancel of a panicked task panicked with %#v", v)
+		t.Fatalf("awaiting a panicked task after Cancel panicked with %#v", v)
 	}
 }
 
 func TestCancelRunningFromAnotherGoroutine(t *testing.T) {
+	// A task canceled while its poll runs, where that poll then reports
+	// ready: the poll completed the task, and its output is kept for the
+	// handle rather than lost.
 	checkLeaks(t)
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var polls atomic.Int32
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	task := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		if polls.Add(1) > 1 {
 			t.Error("a task canceled during its poll was polled again")
-			return 0, true
+			return 0, true, nil
 		}
 		// Let the test cancel while this poll runs; the poll then reports
-		// ready with a value that must be discarded. (A real poll would
-		// never wait on a channel.)
+		// ready with a value that must be kept. (A real poll would never
+		// wait on a channel.)
 		close(entered)
 		<-release
-		return 99, true
+		return 99, true, nil
 	}))
-	awaiter := smol.SpawnOn(ex, smol.Future[int](task))
+	// Awaited from a task on another executor, waiting when the cancel
+	// comes.
+	other := smol.NewLocalExecutor()
+	defer other.Close()
+	awaiter := smol.SpawnOn(other, task)
+	if !other.TryTick() || awaiter.IsFinished() {
+		t.Fatal("the awaiter did not wait")
+	}
 	ran := make(chan bool)
 	go func() {
 		ran <- ex.TryTick()
 	}()
 	<-entered
-	if v, ok := task.Cancel(); ok || v != 0 {
-		t.Fatalf("Cancel of a running task: got (%d, %v), want (0, false)", v, ok)
+	task.Cancel()
+	// The poll is still running: the task is not finished, and the handle
+	// stays pending until the poll returns. (Cancel woke the awaiter, which
+	// finds the handle pending and waits again.)
+	if task.IsFinished() {
+		t.Fatal("a task canceled during its poll is finished before the poll returns")
 	}
-	if !task.IsFinished() || task.Err() != smol.ErrCanceled {
-		t.Fatalf("during the poll: finished %v, err %v", task.IsFinished(), task.Err())
+	for other.TryTick() {
+	}
+	if awaiter.IsFinished() {
+		v, err := outcome(t, awaiter)
+		t.Fatalf("the awaiter finished with (%d, %v) before the canceled poll returned", v, err)
 	}
 	close(release)
 	if !<-ran {
 		t.Fatal("TryTick ran nothing")
 	}
-	got := mustComplete(t, ex, smol.Future[int](awaiter))
-	if got != 0 {
-		t.Fatalf("the awaiter saw %d: the result of a canceled poll must be dropped", got)
+	if got := mustComplete(t, other, awaiter); got != 99 {
+		t.Fatalf("the awaiter saw %d: the result of a poll that returned ready after Cancel must be kept", got)
 	}
-	if v, ok := task.Poll(noop); !ok || v != 0 || task.Err() != smol.ErrCanceled {
-		t.Fatalf("after the poll: got (%d, %v), err %v", v, ok, task.Err())
+	if v, ok, err := task.Poll(noop); !ok || v != 99 || err != nil {
+		t.Fatalf("after the poll: got (%d, %v, %v), want (99, true, nil)", v, ok, err)
 	}
 }
 
@@ -266,78 +289,97 @@ func TestCancelRunningPendingFromAnotherGoroutine(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var polls atomic.Int32
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	task := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls.Add(1)
 		close(entered)
 		<-release
 		cx.Waker().Wake()
-		return 0, false
+		return 0, false, nil
 	}))
 	ran := make(chan bool)
 	go func() { ran <- ex.TryTick() }()
 	<-entered
 	task.Cancel()
+	if task.IsFinished() {
+		t.Fatal("a task canceled during its poll is finished before the poll returns")
+	}
 	close(release)
 	<-ran
 	if ex.TryTick() {
 		t.Fatal("a task canceled during its poll was queued again")
 	}
-	if polls.Load() != 1 || task.Err() != smol.ErrCanceled {
-		t.Fatalf("polls %d, err %v", polls.Load(), task.Err())
+	if !task.IsFinished() {
+		t.Fatal("a task canceled during a pending poll is not finished after it")
+	}
+	if err := taskErr(t, task); polls.Load() != 1 || err != smol.ErrCanceled {
+		t.Fatalf("polls %d, err %v", polls.Load(), err)
 	}
 }
 
 func TestCancelFromInside(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	defer ex.Close()
-	var self *smol.Task[int]
-	var polls int
-	self = smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
-		polls++
-		if v, ok := self.Cancel(); ok || v != 0 {
-			t.Errorf("Cancel from inside: got (%d, %v)", v, ok)
+	for _, ready := range []bool{true, false} {
+		var self *smol.Task[int]
+		var polls int
+		self = smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
+			polls++
+			self.Cancel()
+			if self.IsFinished() {
+				t.Error("a task that canceled itself is finished during its own poll")
+			}
+			cx.Waker().Wake()
+			return 7, ready, nil
+		}))
+		for ex.TryTick() {
 		}
-		cx.Waker().Wake()
-		return 7, true
-	}))
-	for ex.TryTick() {
-	}
-	if polls != 1 || self.Err() != smol.ErrCanceled {
-		t.Fatalf("polls %d, err %v", polls, self.Err())
-	}
-	if v, _ := self.Poll(noop); v != 0 {
-		t.Fatalf("a task that canceled itself reports %d", v)
+		if !self.IsFinished() {
+			t.Fatal("a task that canceled itself is not finished")
+		}
+		v, err := outcome(t, self)
+		switch {
+		case polls != 1:
+			t.Fatalf("ready %v: polled %d times, want 1", ready, polls)
+		case ready && (v != 7 || err != nil):
+			// The poll that canceled returned ready: the output is kept.
+			t.Fatalf("a task that canceled itself and returned 7: (%d, %v)", v, err)
+		case !ready && (v != 0 || err != smol.ErrCanceled):
+			t.Fatalf("a task that canceled itself and returned pending: (%d, %v), want ErrCanceled", v, err)
+		}
 	}
 }
 
-func TestIsFinishedAndErr(t *testing.T) {
+func TestIsFinishedAndOutcome(t *testing.T) {
 	ex := smol.NewLocalExecutor()
 	sig := newSignal[int]()
-	task := smol.SpawnOn(ex, smol.Future[int](sig))
-	if task.IsFinished() || task.Err() != nil {
-		t.Fatal("a queued task is finished or has an error")
+	task := smol.SpawnOn(ex, sig)
+	if task.IsFinished() {
+		t.Fatal("a queued task is finished")
+	}
+	if _, ok, _ := task.Poll(noop); ok {
+		t.Fatal("the handle of a queued task is ready")
 	}
 	ex.TryTick()
-	if task.IsFinished() || task.Err() != nil {
-		t.Fatal("a pending task is finished or has an error")
+	if task.IsFinished() {
+		t.Fatal("a pending task is finished")
 	}
 	sig.Fire(1)
 	ex.TryTick()
-	if !task.IsFinished() || task.Err() != nil {
-		t.Fatalf("completed task: finished %v, err %v", task.IsFinished(), task.Err())
+	if v, err := outcome(t, task); err != nil || v != 1 {
+		t.Fatalf("completed task: (%d, %v)", v, err)
 	}
 	// Closing the executor does not change a completed task.
 	pending := smol.SpawnOn(ex, smol.Never[int]())
 	ex.Close()
-	if task.Err() != nil {
-		t.Fatalf("Close changed a completed task's Err to %v", task.Err())
+	if v, err := outcome(t, task); err != nil || v != 1 {
+		t.Fatalf("Close changed a completed task to (%d, %v)", v, err)
 	}
-	if !pending.IsFinished() || pending.Err() != smol.ErrClosed {
-		t.Fatalf("task pending at Close: finished %v, err %v", pending.IsFinished(), pending.Err())
+	if err := taskErr(t, pending); err != smol.ErrClosed {
+		t.Fatalf("task pending at Close: %v, want ErrClosed", err)
 	}
 	late := smol.SpawnOn(ex, smol.Ready(1))
-	if !late.IsFinished() || late.Err() != smol.ErrClosed {
-		t.Fatalf("task spawned after Close: finished %v, err %v", late.IsFinished(), late.Err())
+	if err := taskErr(t, late); err != smol.ErrClosed {
+		t.Fatalf("task spawned after Close: %v, want ErrClosed", err)
 	}
 }
 
@@ -345,15 +387,15 @@ func TestIsFinishedAndErr(t *testing.T) {
 // look for it in the task's stack.
 //
 //go:noinline
-func panicStep(v any) (int, bool) { panic(v) }
+func panicStep(v any) (int, bool, error) { panic(v) }
 
 func panicky(v any) smol.Future[int] {
 	n := 0
-	return smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	return smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		n++
 		if n == 1 {
 			cx.Waker().Wake()
-			return 0, false
+			return 0, false, nil
 		}
 		return panicStep(v)
 	})
@@ -383,7 +425,7 @@ func TestPanicReRaisedToAwaitingTask(t *testing.T) {
 	task := smol.SpawnOn(ex, panicky("boom"))
 	// The awaiter recovers the re-raised panic inside its own poll.
 	var caught any
-	awaiter := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (v int, ok bool) {
+	awaiter := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (v int, ok bool, err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				caught, ok = r, true
@@ -391,7 +433,7 @@ func TestPanicReRaisedToAwaitingTask(t *testing.T) {
 		}()
 		return task.Poll(cx)
 	}))
-	mustComplete(t, ex, smol.Future[int](awaiter))
+	mustComplete(t, ex, awaiter)
 	checkPanicError(t, caught, "boom")
 }
 
@@ -402,15 +444,15 @@ func TestPanicReRaisedToBlockOn(t *testing.T) {
 	done := runIn(ex, stop)
 	defer func() { stop.Fire(struct{}{}); <-done }()
 	task := smol.SpawnOn(ex, panicky(io.ErrUnexpectedEOF))
-	v := mustPanic(t, func() { smol.BlockOn(smol.Future[int](task)) })
+	v := mustPanic(t, func() { smol.BlockOn(task) })
 	pe := checkPanicError(t, v, io.ErrUnexpectedEOF)
 	if !errors.Is(pe, io.ErrUnexpectedEOF) {
 		t.Fatal("errors.Is does not see the panic value through the PanicError")
 	}
 	// An awaiting task that does not recover panics in turn: the panic goes
 	// up the chain of awaiters.
-	outer := smol.SpawnOn(ex, smol.Future[int](task))
-	v = mustPanic(t, func() { smol.BlockOn(smol.Future[int](outer)) })
+	outer := smol.SpawnOn(ex, task)
+	v = mustPanic(t, func() { smol.BlockOn(outer) })
 	if pe, ok := v.(*smol.PanicError); !ok {
 		t.Fatalf("got %#v", v)
 	} else if inner, ok := pe.Value.(*smol.PanicError); !ok || inner.Value != io.ErrUnexpectedEOF {
@@ -488,13 +530,13 @@ func TestDefaultPanicHandlerPanicsOutOfExecutorRun(t *testing.T) {
 	v := mustPanic(t, func() { smol.Run(ex, smol.Never[int]()) })
 	checkPanicError(t, v, "mt-loud")
 	// A new worker keeps running tasks.
-	if got, err := smol.Run(ex, smol.Future[int](smol.SpawnOn(ex, yields(2, 3)))); err != nil || got != 3 {
+	if got, err := smol.Run(ex, smol.SpawnOn(ex, yields(2, 3))); err != nil || got != 3 {
 		t.Fatalf("Run after a panic: (%d, %v)", got, err)
 	}
 }
 
 func panicStepFuture(v any) smol.Future[int] {
-	return smol.PollFn[int](func(*smol.Context) (int, bool) { return panicStep(v) })
+	return smol.PollFn(func(*smol.Context) (int, bool, error) { return panicStep(v) })
 }
 
 func TestPanicOfAwaitedTaskNotSentToHandler(t *testing.T) {
@@ -528,20 +570,20 @@ func wakeDuringPoll(t *testing.T, ex smol.Runner, iters int) {
 		}
 	}()
 	polls := 0
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	task := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls++
 		if polls > iters {
-			return polls, true
+			return polls, true, nil
 		}
 		// The other goroutine wakes the task and confirms before this poll
 		// returns pending, so the wake lands while the task is running.
 		wakeReq <- cx.Waker()
 		<-woke
-		return 0, false
+		return 0, false, nil
 	}))
 	guard, cancel := hangGuard()
 	defer cancel()
-	sel, err := smol.Run(ex, smol.Select(smol.Future[int](task), guard))
+	sel, err := smol.Run(ex, smol.Select(task, guard))
 	close(wakeReq)
 	wg.Wait()
 	if err != nil {
@@ -603,13 +645,13 @@ func TestWakeRaces(t *testing.T) {
 				// goroutine bumps the counter and wakes the task each time.
 				var count atomic.Int32
 				var w atomic.Pointer[smol.Waker]
-				fs = append(fs, smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+				fs = append(fs, smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 					wk := cx.Waker()
 					w.Store(&wk)
 					if n := count.Load(); n >= steps {
-						return int(n), true
+						return int(n), true, nil
 					}
-					return 0, false
+					return 0, false, nil
 				})))
 				wg.Add(1)
 				go func() {
@@ -639,10 +681,10 @@ func TestWakeAfterFinishIsNoop(t *testing.T) {
 	defer ex.Close()
 	var w smol.Waker
 	polls := 0
-	task := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	task := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls++
 		w = cx.Waker()
-		return 1, true
+		return 1, true, nil
 	}))
 	ex.TryTick()
 	w.Wake()
@@ -652,7 +694,7 @@ func TestWakeAfterFinishIsNoop(t *testing.T) {
 	}
 	// Also after cancel.
 	var w2 smol.Waker
-	t2 := smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) { w2 = cx.Waker(); return 0, false }))
+	t2 := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) { w2 = cx.Waker(); return 0, false, nil }))
 	ex.TryTick()
 	t2.Cancel()
 	w2.Wake()
@@ -666,10 +708,10 @@ func TestWakeIsIdempotent(t *testing.T) {
 	defer ex.Close()
 	var w smol.Waker
 	polls := 0
-	smol.SpawnOn(ex, smol.PollFn[int](func(cx *smol.Context) (int, bool) {
+	smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
 		polls++
 		w = cx.Waker()
-		return 0, false
+		return 0, false, nil
 	}))
 	ex.TryTick()
 	for range 5 {

@@ -23,7 +23,7 @@ type pingPong struct {
 	r         channel.RecvFuture[int]
 }
 
-func (p *pingPong) Poll(cx *smol.Context) (struct{}, bool) {
+func (p *pingPong) Poll(cx *smol.Context) (struct{}, bool, error) {
 	if p.recvFirst && p.step == 0 && p.n > 0 {
 		p.step = 2
 	}
@@ -33,8 +33,8 @@ func (p *pingPong) Poll(cx *smol.Context) (struct{}, bool) {
 			p.s.Reset(p.tx, p.n)
 			p.step = 1
 		case 1:
-			if _, ok := p.s.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := p.s.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			p.step = 2
 			if p.recvFirst {
@@ -45,8 +45,8 @@ func (p *pingPong) Poll(cx *smol.Context) (struct{}, bool) {
 			p.r.Reset(p.rx)
 			p.step = 3
 		case 3:
-			if _, ok := p.r.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := p.r.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			p.step = 0
 			if !p.recvFirst {
@@ -54,7 +54,7 @@ func (p *pingPong) Poll(cx *smol.Context) (struct{}, bool) {
 			}
 		}
 	}
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 func pingPongTasks(n int) (a, b *pingPong) {
@@ -73,9 +73,9 @@ func BenchmarkPingPong(b *testing.B) {
 		defer ex.Close()
 		pa, pb := pingPongTasks(b.N)
 		b.ResetTimer()
-		ta := smol.SpawnOn[struct{}](ex, pa)
-		tb := smol.SpawnOn[struct{}](ex, pb)
-		smol.Run(ex, smol.Join[struct{}, struct{}](ta, tb))
+		ta := smol.SpawnOn(ex, pa)
+		tb := smol.SpawnOn(ex, pb)
+		smol.Run(ex, smol.Join(ta, tb))
 	})
 	b.Run("smol-executor-2", func(b *testing.B) {
 		b.ReportAllocs()
@@ -83,11 +83,11 @@ func BenchmarkPingPong(b *testing.B) {
 		pa, pb := pingPongTasks(b.N)
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { defer wg.Done(); smol.Run[struct{}](ex, smol.Never[struct{}]()) }()
+		go func() { defer wg.Done(); smol.Run(ex, smol.Never[struct{}]()) }()
 		b.ResetTimer()
-		ta := smol.SpawnOn[struct{}](ex, pa)
-		tb := smol.SpawnOn[struct{}](ex, pb)
-		smol.Run(ex, smol.Join[struct{}, struct{}](ta, tb))
+		ta := smol.SpawnOn(ex, pa)
+		tb := smol.SpawnOn(ex, pb)
+		smol.Run(ex, smol.Join(ta, tb))
 		b.StopTimer()
 		ex.Close()
 		wg.Wait()
@@ -235,7 +235,7 @@ func BenchmarkFromGo(b *testing.B) {
 			}
 		}()
 		for range b.N {
-			smol.BlockOn[int](channel.FromGo(ch))
+			smol.BlockOn(channel.FromGo(ch))
 		}
 	})
 	b.Run("go-recv", func(b *testing.B) {

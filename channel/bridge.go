@@ -7,8 +7,7 @@ import (
 )
 
 // FromGo returns a future that receives one value from the Go channel ch.
-// It is ready with the value, or with the zero value once ch is closed, in
-// which case [GoRecvFuture.Err] reports [ErrClosed].
+// It is ready with the value, or fails with [ErrClosed] once ch is closed.
 //
 // # Cost
 //
@@ -35,9 +34,14 @@ import (
 // with [Sender.SendBlocking], which wakes tasks with no goroutine in
 // between.
 //
-// A GoRecvFuture that is abandoned while pending must be discarded with
-// [GoRecvFuture.Discard], which stops its goroutine and returns a value the
-// goroutine had already received, so that no value is lost.
+// # Giving up
+//
+// A GoRecvFuture is a [smol.Discarder]: a task canceled while it waits, or
+// a combinator that drops it, calls [GoRecvFuture.Discard], which stops the
+// helper goroutine and waits for it to exit. Values sent after that stay
+// in ch for its other receivers. A value the helper had already taken
+// when Discard ran (it was racing the cancel) cannot be put back into a Go
+// channel; it stays in the future, where [GoRecvFuture.Leftover] returns it.
 func FromGo[T any](ch <-chan T) *GoRecvFuture[T] {
 	return &GoRecvFuture[T]{ch: ch}
 }
@@ -58,31 +62,39 @@ type GoRecvFuture[T any] struct {
 
 // Poll receives from ch if a value is waiting, and otherwise waits for one
 // with the help of a goroutine; see [FromGo].
-func (f *GoRecvFuture[T]) Poll(cx *smol.Context) (T, bool) {
+func (f *GoRecvFuture[T]) Poll(cx *smol.Context) (T, bool, error) {
 	var zero T
 	if f.stop == nil {
 		// First poll: take a waiting value without any goroutine.
 		select {
 		case v, ok := <-f.ch:
-			f.settled, f.closed = true, !ok
-			return v, true
+			f.settled = true
+			if !ok {
+				return zero, true, ErrClosed
+			}
+			return v, true, nil
 		default:
 		}
 		f.waker = cx.Waker()
 		f.stop, f.exited = make(chan struct{}), make(chan struct{})
 		go f.receive()
-		return zero, false
+		cx.WaitingOn(f, smol.WaitRecv)
+		return zero, false, nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.got {
 		f.waker = cx.Waker()
-		return zero, false
+		cx.WaitingOn(f, smol.WaitRecv)
+		return zero, false, nil
 	}
 	f.settled = true
 	v := f.v
-	f.v = zero
-	return v, true
+	f.v, f.got = zero, false
+	if f.closed {
+		return zero, true, ErrClosed
+	}
+	return v, true, nil
 }
 
 // receive runs on the helper goroutine: one receive, then a wake.
@@ -99,36 +111,33 @@ func (f *GoRecvFuture[T]) receive() {
 	}
 }
 
-// Err reports [ErrClosed] if the future was ready because ch was closed,
-// and nil otherwise.
-func (f *GoRecvFuture[T]) Err() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return ErrClosed
-	}
-	return nil
-}
-
-// Discard stops waiting: it stops the helper goroutine, waiting for it to
-// exit (which is prompt), and returns the value it had already received,
-// if it had, with true. Discarding a future that was ready or discarded
-// returns false.
-func (f *GoRecvFuture[T]) Discard() (T, bool) {
-	var zero T
+// Discard stops waiting: it stops the helper goroutine and waits for it to
+// exit, which is prompt. Discarding a future that was ready, or twice,
+// does nothing.
+func (f *GoRecvFuture[T]) Discard() {
 	if f.stop == nil || f.settled {
 		f.settled = true
-		return zero, false
+		return
 	}
 	f.settled = true
 	close(f.stop)
 	<-f.exited
+}
+
+// Leftover returns, after Discard, a value that the helper goroutine had
+// taken from the channel before it was stopped, and true; or false if it
+// had taken none. Each such value is returned once.
+func (f *GoRecvFuture[T]) Leftover() (T, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.got && !f.closed {
-		v := f.v
-		f.v = zero
-		return v, true
+	var zero T
+	if !f.settled || !f.got || f.closed {
+		return zero, false
 	}
-	return zero, false
+	v := f.v
+	f.v, f.got = zero, false
+	return v, true
 }
+
+// String describes the future for task dumps.
+func (f *GoRecvFuture[T]) String() string { return "Go channel" }

@@ -13,11 +13,12 @@ func TestFromGoReadyValue(t *testing.T) {
 	ch := make(chan int, 1)
 	ch <- 5
 	f := channel.FromGo(ch)
-	if v, ok := f.Poll(cx(smol.NoopWaker)); !ok || v != 5 || f.Err() != nil {
-		t.Fatalf("got %v %v %v", v, ok, f.Err())
+	if v, ok, err := f.Poll(cx(smol.NoopWaker)); !ok || v != 5 || err != nil {
+		t.Fatalf("got %v %v %v", v, ok, err)
 	}
-	if _, ok := f.Discard(); ok {
-		t.Fatal("Discard after ready returned a value")
+	f.Discard()
+	if _, ok := f.Leftover(); ok {
+		t.Fatal("Leftover after ready returned a value")
 	}
 }
 
@@ -25,7 +26,7 @@ func TestFromGoWaits(t *testing.T) {
 	ch := make(chan int)
 	f := channel.FromGo(ch)
 	w := &counter{}
-	if _, ok := f.Poll(cx(w)); ok {
+	if _, ok, _ := f.Poll(cx(w)); ok {
 		t.Fatal("ready with nothing sent")
 	}
 	ch <- 7 // the helper goroutine receives it
@@ -33,7 +34,7 @@ func TestFromGoWaits(t *testing.T) {
 	for w.n.Load() == 0 {
 		runtime.Gosched()
 	}
-	if v, ok := f.Poll(cx(w)); !ok || v != 7 {
+	if v, ok, _ := f.Poll(cx(w)); !ok || v != 7 {
 		t.Fatalf("got %v %v", v, ok)
 	}
 }
@@ -42,11 +43,11 @@ func TestFromGoClosed(t *testing.T) {
 	ch := make(chan int)
 	close(ch)
 	f := channel.FromGo(ch)
-	if _, ok := f.Poll(cx(smol.NoopWaker)); !ok || f.Err() != channel.ErrClosed {
-		t.Fatalf("closed: %v %v", ok, f.Err())
+	if _, ok, err := f.Poll(cx(smol.NoopWaker)); !ok || err != channel.ErrClosed {
+		t.Fatalf("closed: %v %v", ok, err)
 	}
 	ch2 := make(chan int)
-	v, err := smol.Wait[int](t.Context(), channel.FromGo(func() <-chan int {
+	v, err := smol.Wait(t.Context(), channel.FromGo(func() <-chan int {
 		go close(ch2)
 		return ch2
 	}()))
@@ -58,11 +59,12 @@ func TestFromGoClosed(t *testing.T) {
 func TestFromGoDiscard(t *testing.T) {
 	ch := make(chan int)
 	f := channel.FromGo(ch)
-	if _, ok := f.Poll(cx(smol.NoopWaker)); ok {
+	if _, ok, _ := f.Poll(cx(smol.NoopWaker)); ok {
 		t.Fatal("ready")
 	}
-	if _, ok := f.Discard(); ok {
-		t.Fatal("Discard returned a value never sent")
+	f.Discard()
+	if _, ok := f.Leftover(); ok {
+		t.Fatal("Leftover returned a value never sent")
 	}
 	// The helper is gone (goleak checks at exit); nobody receives now.
 	select {
@@ -73,12 +75,16 @@ func TestFromGoDiscard(t *testing.T) {
 
 	// A value the helper took before Discard is returned, not lost.
 	f = channel.FromGo(ch)
-	if _, ok := f.Poll(cx(smol.NoopWaker)); ok {
+	if _, ok, _ := f.Poll(cx(smol.NoopWaker)); ok {
 		t.Fatal("ready")
 	}
 	ch <- 9
-	if v, ok := f.Discard(); !ok || v != 9 {
-		t.Fatalf("Discard = %v %v, want 9 true", v, ok)
+	f.Discard()
+	if v, ok := f.Leftover(); !ok || v != 9 {
+		t.Fatalf("Leftover = %v %v, want 9 true", v, ok)
+	}
+	if _, ok := f.Leftover(); ok {
+		t.Fatal("Leftover returned a value twice")
 	}
 }
 
@@ -90,7 +96,7 @@ func TestFromGoManyTasks(t *testing.T) {
 	const n = 20
 	var fs []smol.Future[int]
 	for range n {
-		fs = append(fs, smol.SpawnOn[int](ex, channel.FromGo(ch)))
+		fs = append(fs, smol.SpawnOn(ex, channel.FromGo(ch)))
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

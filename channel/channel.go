@@ -395,9 +395,8 @@ func (r *Receiver[T]) tryRecv() (T, status) {
 }
 
 // Recv returns a future that takes the oldest value, waiting while the
-// channel is empty. It is ready with the value, or with the zero value once
-// the channel is closed and drained, in which case [RecvFuture.Err] reports
-// [ErrClosed]. A Recv that is not awaited to the end must be discarded
+// channel is empty. It is ready with the value, or fails with [ErrClosed]
+// once the channel is closed and drained. A Recv that is not awaited to the end must be discarded
 // ([RecvFuture.Discard]).
 func (r *Receiver[T]) Recv() *RecvFuture[T] {
 	return &RecvFuture[T]{r: r}
@@ -457,8 +456,8 @@ func wait(ctx context.Context, ev *event.Event, op func() status) status {
 }
 
 // SendFuture is a send in progress, returned by [Sender.Send]: a
-// [smol.Future] of error that is ready with nil once the value is queued,
-// or with a [*SendError] holding it if the channel is closed first.
+// [smol.Future] that is ready once the value is queued, or fails with a
+// [*SendError] holding the value if the channel is closed first.
 //
 // The zero SendFuture is not usable; [SendFuture.Reset] makes it ready for
 // a send, so that a SendFuture embedded in a longer-lived future serves
@@ -477,36 +476,40 @@ func (f *SendFuture[T]) Reset(s *Sender[T], v T) {
 	f.s, f.v = s, v
 }
 
-// Poll tries to queue the value; see [SendFuture].
-func (f *SendFuture[T]) Poll(cx *smol.Context) (error, bool) {
-	for {
-		// Waiting: go on only once notified, which consumes the
-		// notification. A value may have been taken meanwhile, but then a
-		// notification for the space it freed is on its way to some sender.
-		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				return nil, false
-			}
-		}
-		st := f.s.trySend(f.v)
-		if st == wouldBlock {
-			// Full: listen with the task's waker, then try once more
-			// before waiting.
-			f.l.ListenToWith(&f.s.c.sendOps, cx.Waker())
-			if st = f.s.trySend(f.v); st == wouldBlock {
-				return nil, false
-			}
-			// Done without waiting after all: Discard passes on a
-			// notification that may have come in the meantime.
-			f.l.Discard()
-		}
-		if st == isClosed {
-			return &SendError[T]{Value: f.v}, true
-		}
-		var zero T
-		f.v = zero
-		return nil, true
+// Poll tries to queue the value; see [SendFuture]. Each poll spends a unit
+// of the task's budget (see smol.Context.Proceed).
+func (f *SendFuture[T]) Poll(cx *smol.Context) (struct{}, bool, error) {
+	if !cx.Proceed() {
+		return struct{}{}, false, nil
 	}
+	// Waiting: go on only once notified, which consumes the notification.
+	// A value may have been taken meanwhile, but then a notification for
+	// the space it freed is on its way to some sender.
+	if f.l.Listening() {
+		if _, ok, _ := f.l.Poll(cx); !ok {
+			cx.WaitingOn(f.s.c, smol.WaitSend)
+			return struct{}{}, false, nil
+		}
+	}
+	st := f.s.trySend(f.v)
+	if st == wouldBlock {
+		// Full: listen with the task's waker, then try once more before
+		// waiting.
+		f.l.ListenToWith(&f.s.c.sendOps, cx.Waker())
+		if st = f.s.trySend(f.v); st == wouldBlock {
+			cx.WaitingOn(f.s.c, smol.WaitSend)
+			return struct{}{}, false, nil
+		}
+		// Done without waiting after all: Discard passes on a notification
+		// that may have come in the meantime.
+		f.l.Discard()
+	}
+	if st == isClosed {
+		return struct{}{}, true, &SendError[T]{Value: f.v}
+	}
+	var zero T
+	f.v = zero
+	return struct{}{}, true, nil
 }
 
 // Discard gives up the send if it has not completed: the value is not
@@ -516,65 +519,70 @@ func (f *SendFuture[T]) Poll(cx *smol.Context) (error, bool) {
 func (f *SendFuture[T]) Discard() { f.l.Discard() }
 
 // RecvFuture is a receive in progress, returned by [Receiver.Recv]: a
-// [smol.Future] of the value that is ready once a value is taken, or with
-// the zero value once the channel is closed and drained, in which case
-// [RecvFuture.Err] reports [ErrClosed].
+// [smol.Future] of the value that is ready once a value is taken, or fails
+// with [ErrClosed] once the channel is closed and drained.
 //
 // The zero RecvFuture is not usable; [RecvFuture.Reset] makes it ready for
 // a receive, so that a RecvFuture embedded in a longer-lived future serves
 // many receives without allocating. A RecvFuture must not be copied after
 // its first poll, nor polled after it was ready until it is Reset.
 type RecvFuture[T any] struct {
-	r   *Receiver[T]
-	l   event.Listener
-	err error
+	r *Receiver[T]
+	l event.Listener
 }
 
 // Reset prepares f to receive from r, discarding the receive f was doing if
 // it was still waiting.
 func (f *RecvFuture[T]) Reset(r *Receiver[T]) {
 	f.l.Discard()
-	f.r, f.err = r, nil
+	f.r = r
 }
 
-// Poll tries to take a value; see [RecvFuture].
-func (f *RecvFuture[T]) Poll(cx *smol.Context) (T, bool) {
-	for {
-		// Waiting: go on only once notified, which consumes the
-		// notification. A value queued meanwhile has its own notification
-		// on its way to some receiver.
-		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				var zero T
-				return zero, false
-			}
-		}
-		v, st := f.r.tryRecv()
-		if st == wouldBlock {
-			// Empty: listen with the task's waker, then look once more
-			// before waiting.
-			f.l.ListenToWith(&f.r.c.recvOps, cx.Waker())
-			if v, st = f.r.tryRecv(); st == wouldBlock {
-				return v, false
-			}
-			// Done without waiting after all: Discard passes on a
-			// notification that may have come in the meantime.
-			f.l.Discard()
-		}
-		if st == isClosed {
-			f.err = ErrClosed
-		}
-		return v, true
+// Poll tries to take a value; see [RecvFuture]. Each poll spends a unit of
+// the task's budget (see smol.Context.Proceed).
+func (f *RecvFuture[T]) Poll(cx *smol.Context) (T, bool, error) {
+	var zero T
+	if !cx.Proceed() {
+		return zero, false, nil
 	}
+	// Waiting: go on only once notified, which consumes the notification.
+	// A value queued meanwhile has its own notification on its way to some
+	// receiver.
+	if f.l.Listening() {
+		if _, ok, _ := f.l.Poll(cx); !ok {
+			cx.WaitingOn(f.r.c, smol.WaitRecv)
+			return zero, false, nil
+		}
+	}
+	v, st := f.r.tryRecv()
+	if st == wouldBlock {
+		// Empty: listen with the task's waker, then look once more before
+		// waiting.
+		f.l.ListenToWith(&f.r.c.recvOps, cx.Waker())
+		if v, st = f.r.tryRecv(); st == wouldBlock {
+			cx.WaitingOn(f.r.c, smol.WaitRecv)
+			return zero, false, nil
+		}
+		// Done without waiting after all: Discard passes on a notification
+		// that may have come in the meantime.
+		f.l.Discard()
+	}
+	if st == isClosed {
+		return zero, true, ErrClosed
+	}
+	return v, true, nil
 }
-
-// Err reports why a ready receive has no value: [ErrClosed] if the channel
-// was closed and drained. It is nil after a successful receive and while
-// the receive is pending. ([smol.Wait] returns it as its error.)
-func (f *RecvFuture[T]) Err() error { return f.err }
 
 // Discard gives up the receive if it has not completed. If the future had
 // been woken for a value it did not take, the wake is passed on to another
 // receiver, so the value is not stranded. Discarding a future that
 // completed, or twice, does nothing.
 func (f *RecvFuture[T]) Discard() { f.l.Discard() }
+
+// String describes the channel for task dumps: "channel (2/8 queued)".
+func (c *channel[T]) String() string {
+	if c.limit == 0 {
+		return fmt.Sprintf("channel (%d queued, unbounded)", c.len())
+	}
+	return fmt.Sprintf("channel (%d/%d queued)", c.len(), c.limit)
+}

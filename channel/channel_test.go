@@ -121,8 +121,8 @@ func TestCloseLastSenderDrains(t *testing.T) {
 		t.Fatalf("after drain: %v", err)
 	}
 	f := rx.Recv()
-	if v, ok := f.Poll(cx(smol.NoopWaker)); !ok || v != 0 || f.Err() != channel.ErrClosed {
-		t.Fatalf("Recv after drain: %v %v %v", v, ok, f.Err())
+	if v, ok, err := f.Poll(cx(smol.NoopWaker)); !ok || v != 0 || err != channel.ErrClosed {
+		t.Fatalf("Recv after drain: %v %v %v", v, ok, err)
 	}
 	rx2.Close()
 }
@@ -131,17 +131,17 @@ func TestCloseWakesWaiters(t *testing.T) {
 	tx, rx := channel.New[string](1)
 	r := rx.Recv()
 	var wr counter
-	if _, ok := r.Poll(cx(&wr)); ok {
+	if _, ok, _ := r.Poll(cx(&wr)); ok {
 		t.Fatal("recv ready on empty channel")
 	}
 	tx.TrySend("a")
-	if v, ok := r.Poll(cx(&wr)); !ok || v != "a" {
+	if v, ok, _ := r.Poll(cx(&wr)); !ok || v != "a" {
 		t.Fatal("recv not ready after send")
 	}
 	tx.TrySend("full")
 	s := tx.Send("lost")
 	var ws counter
-	if _, ok := s.Poll(cx(&ws)); ok {
+	if _, ok, _ := s.Poll(cx(&ws)); ok {
 		t.Fatal("send ready on full channel")
 	}
 	if !rx.CloseChannel() || rx.CloseChannel() {
@@ -150,7 +150,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 	if ws.n.Load() != 1 {
 		t.Fatal("close did not wake the sender")
 	}
-	err, ok := s.Poll(cx(&ws))
+	_, ok, err := s.Poll(cx(&ws))
 	var se *channel.SendError[string]
 	if !ok || !errors.Is(err, channel.ErrClosed) || !errors.As(err, &se) || se.Value != "lost" {
 		t.Fatalf("send after close: %v %v", ok, err)
@@ -190,10 +190,10 @@ func TestDiscardedRecvPassesWake(t *testing.T) {
 	tx, rx := channel.New[int](1)
 	r1, r2 := rx.Recv(), rx.Recv()
 	var w1, w2 counter
-	if _, ok := r1.Poll(cx(&w1)); ok {
+	if _, ok, _ := r1.Poll(cx(&w1)); ok {
 		t.Fatal("r1 ready")
 	}
-	if _, ok := r2.Poll(cx(&w2)); ok {
+	if _, ok, _ := r2.Poll(cx(&w2)); ok {
 		t.Fatal("r2 ready")
 	}
 	tx.TrySend(42)
@@ -204,7 +204,7 @@ func TestDiscardedRecvPassesWake(t *testing.T) {
 	if w2.n.Load() != 1 {
 		t.Fatal("discarded receive did not pass its wake on")
 	}
-	if v, ok := r2.Poll(cx(&w2)); !ok || v != 42 {
+	if v, ok, _ := r2.Poll(cx(&w2)); !ok || v != 42 {
 		t.Fatalf("r2 = %v %v", v, ok)
 	}
 	// A discarded receive that was never woken wakes nobody.
@@ -226,10 +226,10 @@ func TestDiscardedSendPassesWake(t *testing.T) {
 	tx.TrySend(0)
 	s1, s2 := tx.Send(1), tx.Send(2)
 	var w1, w2 counter
-	if _, ok := s1.Poll(cx(&w1)); ok {
+	if _, ok, _ := s1.Poll(cx(&w1)); ok {
 		t.Fatal("s1 ready")
 	}
-	if _, ok := s2.Poll(cx(&w2)); ok {
+	if _, ok, _ := s2.Poll(cx(&w2)); ok {
 		t.Fatal("s2 ready")
 	}
 	rx.TryRecv()
@@ -240,7 +240,7 @@ func TestDiscardedSendPassesWake(t *testing.T) {
 	if w2.n.Load() != 1 {
 		t.Fatal("discarded send did not pass its wake on")
 	}
-	if err, ok := s2.Poll(cx(&w2)); !ok || err != nil {
+	if _, ok, err := s2.Poll(cx(&w2)); !ok || err != nil {
 		t.Fatalf("s2 = %v %v", err, ok)
 	}
 	if v, _ := rx.TryRecv(); v != 2 {
@@ -260,20 +260,21 @@ func TestCanceledReceiversOnExecutor(t *testing.T) {
 	for i := range 2 * n {
 		f := rx.Recv()
 		polls := 0
-		tasks = append(tasks, smol.SpawnOn[struct{}](ex, smol.PollFn[struct{}](func(c *smol.Context) (struct{}, bool) {
+		tasks = append(tasks, smol.SpawnOn(ex, smol.PollFn(func(c *smol.Context) (struct{}, bool, error) {
 			polls++
 			if i%2 == 0 && polls == 2 {
 				// Woken (or spuriously polled): give up without looking.
 				f.Discard()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
-			if _, ok := f.Poll(c); !ok {
-				return struct{}{}, false
+			_, ok, err := f.Poll(c)
+			if !ok {
+				return struct{}{}, false, nil
 			}
-			if f.Err() == nil {
+			if err == nil {
 				got.Add(1)
 			}
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		})))
 	}
 	for ex.TryTick() {
@@ -347,11 +348,11 @@ func TestContextForms(t *testing.T) {
 	if err := tx.SendContext(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := smol.Wait[int](context.Background(), rx.Recv()); err != nil || v != 3 {
+	if v, err := smol.Wait(context.Background(), rx.Recv()); err != nil || v != 3 {
 		t.Fatalf("Wait(Recv) = %v %v", v, err)
 	}
 	tx.Close()
-	if _, err := smol.Wait[int](context.Background(), rx.Recv()); err != channel.ErrClosed {
+	if _, err := smol.Wait(context.Background(), rx.Recv()); err != channel.ErrClosed {
 		t.Fatalf("Wait(Recv) on closed: %v", err)
 	}
 }

@@ -18,32 +18,32 @@ func Example() {
 	// The sender: a future written as a small state machine.
 	words := []string{"one", "two", "three"}
 	var send *channel.SendFuture[string]
-	sender := smol.SpawnOn[struct{}](ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+	sender := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 		for len(words) > 0 {
 			if send == nil {
 				send = tx.Send(words[0])
 			}
-			if _, ok := send.Poll(cx); !ok {
-				return struct{}{}, false // the channel is full
+			if _, ok, _ := send.Poll(cx); !ok {
+				return struct{}{}, false, nil // the channel is full
 			}
 			send, words = nil, words[1:]
 		}
 		tx.Close() // the last sender: the channel closes
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}))
 	sender.Detach()
 
 	// The receiver runs as the main future of Run.
 	var got []string
 	recv := rx.Recv()
-	smol.Run[struct{}](ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+	smol.Run(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 		for {
-			v, ok := recv.Poll(cx)
+			v, ok, err := recv.Poll(cx)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
-			if recv.Err() != nil {
-				return struct{}{}, true // closed and drained
+			if err != nil {
+				return struct{}{}, true, nil // closed and drained
 			}
 			got = append(got, v)
 			recv = rx.Recv()
@@ -67,7 +67,7 @@ func ExampleSender_SendBlocking() {
 
 	sum := 0
 	for {
-		v, err := smol.Wait[int](context.Background(), rx.Recv())
+		v, err := smol.Wait(context.Background(), rx.Recv())
 		if errors.Is(err, channel.ErrClosed) {
 			break
 		}
@@ -94,7 +94,7 @@ func ExampleSendError() {
 func ExampleFromGo() {
 	done := make(chan string)
 	go func() { done <- "finished" }()
-	v := smol.BlockOn[string](channel.FromGo(done))
+	v, _ := smol.BlockOn(channel.FromGo(done))
 	fmt.Println(v)
 	// Output: finished
 }

@@ -20,23 +20,23 @@ type producer struct {
 	sending bool
 }
 
-func (p *producer) Poll(cx *smol.Context) (struct{}, bool) {
+func (p *producer) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for budget := 100; ; budget-- {
 		if !p.sending {
 			if p.seq == p.n {
 				p.tx.Close()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			if budget == 0 {
 				cx.Waker().Wake()
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			p.f.Reset(p.tx, p.id<<32|p.seq)
 			p.sending = true
 		}
-		err, ok := p.f.Poll(cx)
+		_, ok, err := p.f.Poll(cx)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err != nil {
 			panic(err)
@@ -59,24 +59,24 @@ type consumer struct {
 	err       string
 }
 
-func (c *consumer) Poll(cx *smol.Context) (struct{}, bool) {
+func (c *consumer) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for budget := 100; ; budget-- {
 		if !c.receiving {
 			if budget == 0 {
 				cx.Waker().Wake()
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			c.f.Reset(c.rx)
 			c.receiving = true
 		}
-		v, ok := c.f.Poll(cx)
+		v, ok, err := c.f.Poll(cx)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		c.receiving = false
-		if c.f.Err() != nil {
+		if err != nil {
 			c.rx.Close()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		id, seq := v>>32, int64(v&0xffffffff)
 		if seq <= c.last[id] {
@@ -101,7 +101,7 @@ func runStress(t *testing.T, tx *channel.Sender[uint64], rx *channel.Receiver[ui
 		if i > 0 {
 			s = tx.Clone()
 		}
-		tasks = append(tasks, smol.SpawnOn[struct{}](ex, &producer{tx: s, id: uint64(i), n: perProd}))
+		tasks = append(tasks, smol.SpawnOn(ex, &producer{tx: s, id: uint64(i), n: perProd}))
 	}
 	for i := range consumers {
 		r := rx
@@ -113,13 +113,13 @@ func runStress(t *testing.T, tx *channel.Sender[uint64], rx *channel.Receiver[ui
 			c.last[j] = -1
 		}
 		cons[i] = c
-		tasks = append(tasks, smol.SpawnOn[struct{}](ex, c))
+		tasks = append(tasks, smol.SpawnOn(ex, c))
 	}
 	// Two workers: one runs until every task is done, the other until the
 	// executor is closed.
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); smol.Run[struct{}](ex, smol.Never[struct{}]()) }()
+	go func() { defer wg.Done(); smol.Run(ex, smol.Never[struct{}]()) }()
 	if _, err := smol.Run(ex, smol.JoinAll(tasks)); err != nil {
 		t.Fatal(err)
 	}

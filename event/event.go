@@ -69,6 +69,7 @@ package event
 import (
 	"context"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -246,6 +247,11 @@ func (e *Event) notifyLocked(k int64, state uint32) int {
 	return count
 }
 
+// String describes the event for task dumps: "event (3 listeners)".
+func (e *Event) String() string {
+	return "event (" + strconv.Itoa(e.Listeners()) + " listeners)"
+}
+
 // Listeners reports how many listeners are registered, notified or not.
 // It is a snapshot, for tests and diagnostics.
 func (e *Event) Listeners() int {
@@ -294,7 +300,7 @@ func (l *Listener) leave() uint32 {
 // consumed and l is no longer registered; otherwise the waker of cx is
 // stored (replacing the one of an earlier poll) and woken on notification.
 // Poll panics if l is not registered.
-func (l *Listener) Poll(cx *smol.Context) (struct{}, bool) {
+func (l *Listener) Poll(cx *smol.Context) (struct{}, bool, error) {
 	e := l.ev
 	if e == nil {
 		panic("event: Poll of a Listener that is not listening (never registered, already ready, or discarded)")
@@ -307,19 +313,20 @@ func (l *Listener) Poll(cx *smol.Context) (struct{}, bool) {
 		if l.state.Load() == lsWaiting {
 			l.waker = cx.Waker()
 			e.mu.Unlock()
-			return struct{}{}, false
+			cx.WaitingOn(e, smol.WaitEvent)
+			return struct{}{}, false, nil
 		}
 		e.mu.Unlock()
 	}
 	l.leave()
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 // Wait blocks the calling goroutine until l is notified, and consumes the
 // notification. It is for goroutines, not for use inside a poll. Wait
 // panics if l is not registered.
 func (l *Listener) Wait() {
-	smol.BlockOn[struct{}](l)
+	smol.BlockOn(l)
 }
 
 // WaitContext is Wait that gives up when ctx is done: it returns nil once l
@@ -332,7 +339,7 @@ func (l *Listener) WaitContext(ctx context.Context) error {
 		l.Wait()
 		return nil
 	}
-	_, err := smol.Wait[struct{}](ctx, l)
+	_, err := smol.Wait(ctx, l)
 	if err == nil || l.ev == nil {
 		return nil
 	}

@@ -20,7 +20,7 @@ type counter struct{ n atomic.Int32 }
 func (c *counter) Wake() { c.n.Add(1) }
 
 func poll(l *event.Listener, w smol.Waker) bool {
-	_, ok := l.Poll(smol.NewContext(w))
+	_, ok, _ := l.Poll(smol.NewContext(w))
 	return ok
 }
 
@@ -219,12 +219,12 @@ func TestTaskWaits(t *testing.T) {
 	tasks := make([]*smol.Task[struct{}], 4)
 	for i := range tasks {
 		l := e.Listen()
-		tasks[i] = smol.SpawnOn[struct{}](ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
-			if _, ok := l.Poll(cx); !ok {
-				return struct{}{}, false
+		tasks[i] = smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+			if _, ok, _ := l.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			done.Add(1)
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}))
 	}
 	var wg sync.WaitGroup

@@ -16,18 +16,18 @@ type waitFlag struct {
 	l       event.Listener
 }
 
-func (w *waitFlag) Poll(cx *smol.Context) (string, bool) {
+func (w *waitFlag) Poll(cx *smol.Context) (string, bool, error) {
 	for {
 		if w.flag.Load() { // check (and re-check after listening)
 			w.l.Discard() // no-op unless still registered
-			return "ready", true
+			return "ready", true, nil
 		}
 		if !w.l.Listening() {
 			w.l.ListenTo(w.changed) // listen, then loop to re-check
 			continue
 		}
-		if _, ok := w.l.Poll(cx); !ok {
-			return "", false // wait: the task's waker is registered
+		if _, ok, _ := w.l.Poll(cx); !ok {
+			return "", false, nil // wait: the task's waker is registered
 		}
 		// Notified: the listener is consumed; loop to check again.
 	}
@@ -40,13 +40,13 @@ func Example() {
 	var changed event.Event
 
 	ex := smol.NewLocalExecutor()
-	task := smol.SpawnOn[string](ex, &waitFlag{flag: &ready, changed: &changed})
+	task := smol.SpawnOn(ex, &waitFlag{flag: &ready, changed: &changed})
 	ex.TryTick() // the task checks, listens and waits
 	fmt.Println("finished before set:", task.IsFinished())
 
 	ready.Store(true)
 	changed.Notify(1)
-	v, _ := smol.Run[string](ex, task)
+	v, _ := smol.Run(ex, task)
 	fmt.Println(v)
 	// Output:
 	// finished before set: false

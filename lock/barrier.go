@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -9,8 +10,8 @@ import (
 	"github.com/smolgo/smol/event"
 )
 
-// Barrier lets a fixed number of parties wait for each other: each calls
-// Wait, and all of them are released together once the last one arrives.
+// Barrier lets a fixed number of parties wait for each other: each
+// arrives (Arrive, WaitBlocking or WaitContext), and all of them are released together once the last one arrives.
 // Exactly one of each group, the last to arrive, is told it is the leader.
 // The Barrier then starts over for the next group. A Barrier must not be
 // copied after first use.
@@ -23,22 +24,25 @@ type Barrier struct {
 }
 
 // NewBarrier returns a Barrier for groups of n parties. n < 1 is taken as
-// 1: every Wait returns at once as the leader.
+// 1: every party is released at once as the leader.
 func NewBarrier(n int) *Barrier { return &Barrier{n: max(n, 1)} }
 
-// Wait returns a future that is ready once n parties (this one included)
+// Arrive returns a future that is ready once n parties (this one included)
 // have arrived, with true for exactly one of them, the last to arrive (the
-// leader). A party arrives at the first poll of its future. A Wait future
-// abandoned before it is ready must be discarded ([BarrierFuture.Discard]),
-// which withdraws its arrival.
-func (b *Barrier) Wait() *BarrierFuture { return &BarrierFuture{b: b} }
+// leader). A party arrives at the first poll of its future. An Arrive
+// future abandoned before it is ready must be discarded
+// ([BarrierFuture.Discard]), which withdraws its arrival.
+//
+// It is not named Wait because "b.Wait()", a sync.WaitGroup habit, would
+// compile and wait for nothing: goroutine code uses [Barrier.WaitBlocking].
+func (b *Barrier) Arrive() *BarrierFuture { return &BarrierFuture{b: b} }
 
 // WaitBlocking arrives at the barrier and blocks the calling goroutine until
 // the group is complete; it reports whether this caller is the leader.
 func (b *Barrier) WaitBlocking() bool {
 	f := barrierFutures.Get().(*BarrierFuture)
 	f.Reset(b)
-	leader := smol.BlockOn[bool](f)
+	leader, _ := smol.BlockOn(f)
 	barrierFutures.Put(f)
 	return leader
 }
@@ -49,7 +53,7 @@ func (b *Barrier) WaitBlocking() bool {
 func (b *Barrier) WaitContext(ctx context.Context) (leader bool, err error) {
 	f := barrierFutures.Get().(*BarrierFuture)
 	f.Reset(b)
-	leader, err = waitContext[bool](ctx, f)
+	leader, err = waitContext(ctx, f)
 	barrierFutures.Put(f)
 	return leader, err
 }
@@ -57,7 +61,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (leader bool, err error) {
 var barrierFutures = sync.Pool{New: func() any { return new(BarrierFuture) }}
 
 // BarrierFuture is one party's wait at a [Barrier], returned by
-// [Barrier.Wait]: a [smol.Future] of whether this party is the leader. The
+// [Barrier.Arrive]: a [smol.Future] of whether this party is the leader. The
 // zero BarrierFuture is not usable; [BarrierFuture.Reset] prepares one for
 // reuse without allocating.
 type BarrierFuture struct {
@@ -76,7 +80,7 @@ func (f *BarrierFuture) Reset(b *Barrier) {
 
 // Poll arrives at the barrier on the first call, and is ready once the
 // group is complete.
-func (f *BarrierFuture) Poll(cx *smol.Context) (bool, bool) {
+func (f *BarrierFuture) Poll(cx *smol.Context) (bool, bool, error) {
 	b := f.b
 	if !f.arrived {
 		b.mu.Lock()
@@ -87,29 +91,38 @@ func (f *BarrierFuture) Poll(cx *smol.Context) (bool, bool) {
 			b.gen.Add(1)
 			b.mu.Unlock()
 			b.ev.Notify(event.All)
-			return true, true
+			return true, true, nil
 		}
 		f.gen, f.arrived = b.gen.Load(), true
 		b.mu.Unlock()
 	}
 	for {
 		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				return false, false
+			if _, ok, _ := f.l.Poll(cx); !ok {
+				cx.WaitingOn(b, smol.WaitLock)
+				return false, false, nil
 			}
 		}
 		if b.gen.Load() != f.gen {
 			f.arrived = false
-			return false, true
+			return false, true, nil
 		}
 		f.l.ListenToWith(&b.ev, cx.Waker())
 		if b.gen.Load() != f.gen {
 			f.l.Discard()
 			f.arrived = false
-			return false, true
+			return false, true, nil
 		}
-		return false, false
+		cx.WaitingOn(b, smol.WaitLock)
+		return false, false, nil
 	}
+}
+
+// String describes the barrier for task dumps.
+func (b *Barrier) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf("lock.Barrier (%d of %d arrived)", b.count, b.n)
 }
 
 // Discard withdraws this party's arrival if its group is not yet complete,

@@ -24,7 +24,7 @@ func TestBarrierGenerations(t *testing.T) {
 			st = append(st,
 				do(func() { arrived[r].Add(1) }),
 				func() smol.Future[struct{}] {
-					return smol.Map[bool](b.Wait(), func(leader bool) struct{} {
+					return smol.Map(b.Arrive(), func(leader bool) struct{} {
 						if arrived[r].Load() != parties {
 							panic("released before everyone arrived")
 						}
@@ -70,21 +70,21 @@ func TestBarrierBlocking(t *testing.T) {
 // TestBarrierDiscard: a party that gives up is not counted.
 func TestBarrierDiscard(t *testing.T) {
 	b := lock.NewBarrier(2)
-	a := b.Wait()
+	a := b.Arrive()
 	a.Poll(noop)
 	a.Discard()
-	c, d := b.Wait(), b.Wait()
+	c, d := b.Arrive(), b.Arrive()
 	var wc counter
-	if _, ok := c.Poll(cx(&wc)); ok {
+	if _, ok, _ := c.Poll(cx(&wc)); ok {
 		t.Fatal("a discarded party counted")
 	}
-	if leader, ok := d.Poll(noop); !ok || !leader {
+	if leader, ok, _ := d.Poll(noop); !ok || !leader {
 		t.Fatal("second party not the leader")
 	}
 	if wc.take() != 1 {
 		t.Fatal("first party not woken")
 	}
-	if leader, ok := c.Poll(cx(&wc)); !ok || leader {
+	if leader, ok, _ := c.Poll(cx(&wc)); !ok || leader {
 		t.Fatal("first party not released as a follower")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,9 +93,9 @@ func TestBarrierDiscard(t *testing.T) {
 		t.Fatalf("WaitContext = %v", err)
 	}
 	// The canceled party withdrew: two new parties form a group.
-	e := b.Wait()
+	e := b.Arrive()
 	e.Poll(noop)
-	if leader, ok := b.Wait().Poll(noop); !ok || !leader {
+	if leader, ok, _ := b.Arrive().Poll(noop); !ok || !leader {
 		t.Fatal("canceled party still counted")
 	}
 }

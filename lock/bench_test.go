@@ -33,7 +33,7 @@ func BenchmarkMutexUncontended(b *testing.B) {
 		b.ReportAllocs()
 		var m lock.Mutex
 		for range b.N {
-			m.Lock().Poll(noop)
+			m.Acquire().Poll(noop)
 			m.Unlock()
 		}
 	})
@@ -85,26 +85,26 @@ type lockLoop struct {
 	step int
 }
 
-func (l *lockLoop) Poll(cx *smol.Context) (struct{}, bool) {
+func (l *lockLoop) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for l.n > 0 {
 		switch l.step {
 		case 0:
 			l.f.Reset(l.m)
 			l.step = 1
 		case 1:
-			if _, ok := l.f.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := l.f.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			l.step = 2
 			cx.Waker().Wake() // pending with the lock held
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		case 2:
 			l.m.Unlock()
 			l.n--
 			l.step = 0
 		}
 	}
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 // BenchmarkMutexHeldAcrossYield: 8 workers take turns on one lock, each
@@ -118,11 +118,11 @@ func BenchmarkMutexHeldAcrossYield(b *testing.B) {
 		ex := smol.NewExecutor()
 		var ts []smol.Future[struct{}]
 		for i := range workers {
-			ts = append(ts, smol.SpawnOn[struct{}](ex, &lockLoop{m: &m, n: b.N/workers + boolInt(i < b.N%workers)}))
+			ts = append(ts, smol.SpawnOn(ex, &lockLoop{m: &m, n: b.N/workers + boolInt(i < b.N%workers)}))
 		}
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { defer wg.Done(); smol.Run[struct{}](ex, smol.Never[struct{}]()) }()
+		go func() { defer wg.Done(); smol.Run(ex, smol.Never[struct{}]()) }()
 		smol.Run(ex, smol.JoinAll(ts))
 		ex.Close()
 		wg.Wait()

@@ -17,28 +17,28 @@ func ExampleMutex() {
 	ex := smol.NewLocalExecutor()
 
 	worker := func(name string) smol.Future[struct{}] {
-		lf := mu.Lock()
+		lf := mu.Acquire()
 		y := smol.YieldNow()
 		locked := false
-		return smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+		return smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 			if !locked {
-				if _, ok := lf.Poll(cx); !ok {
-					return struct{}{}, false // the other task holds the lock
+				if _, ok, _ := lf.Poll(cx); !ok {
+					return struct{}{}, false, nil // the other task holds the lock
 				}
 				locked = true
 				log = append(log, name+" in")
 			}
-			if _, ok := y.Poll(cx); !ok {
-				return struct{}{}, false // pending with the lock held
+			if _, ok, _ := y.Poll(cx); !ok {
+				return struct{}{}, false, nil // pending with the lock held
 			}
 			log = append(log, name+" out")
 			mu.Unlock()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		})
 	}
-	a := smol.SpawnOn[struct{}](ex, worker("a"))
-	b := smol.SpawnOn[struct{}](ex, worker("b"))
-	smol.Run(ex, smol.Join[struct{}, struct{}](a, b))
+	a := smol.SpawnOn(ex, worker("a"))
+	b := smol.SpawnOn(ex, worker("b"))
+	smol.Run(ex, smol.Join(a, b))
 	fmt.Println(log)
 	// Output: [a in a out b in b out]
 }
@@ -84,11 +84,11 @@ func ExampleSemaphore() {
 	first := sem.Acquire(2)
 	second := sem.Acquire(1)
 	noop := smol.NewContext(smol.NoopWaker)
-	_, ok1 := first.Poll(noop)
-	_, ok2 := second.Poll(noop)
+	_, ok1, _ := first.Poll(noop)
+	_, ok2, _ := second.Poll(noop)
 	fmt.Println(ok1, ok2)
 	sem.Release(2) // hands a permit to the waiting second
-	_, ok2 = second.Poll(noop)
+	_, ok2, _ = second.Poll(noop)
 	fmt.Println(ok2, sem.TryAcquire(1))
 	// Output:
 	// true false
@@ -136,9 +136,9 @@ func ExampleOnceCell() {
 // The future form: the initializer is itself a future.
 func ExampleOnceCell_GetOrInit() {
 	var cell lock.OnceCell[int]
-	v := smol.BlockOn[int](cell.GetOrInit(func() smol.Future[int] {
-		return smol.Unblock(func() int { return 6 * 7 }) // on the blocking pool
+	v, err := smol.BlockOn(cell.GetOrInit(func() smol.Future[int] {
+		return smol.Unblock(func() (int, error) { return 6 * 7, nil }) // on the blocking pool
 	}))
-	fmt.Println(v)
-	// Output: 42
+	fmt.Println(v, err)
+	// Output: 42 <nil>
 }

@@ -43,11 +43,11 @@ func runTasks(t *testing.T, fs ...smol.Future[struct{}]) {
 	ex := smol.NewExecutor()
 	var tasks []smol.Future[struct{}]
 	for _, f := range fs {
-		tasks = append(tasks, smol.SpawnOn[struct{}](ex, f))
+		tasks = append(tasks, smol.SpawnOn(ex, f))
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); smol.Run[struct{}](ex, smol.Never[struct{}]()) }()
+	go func() { defer wg.Done(); smol.Run(ex, smol.Never[struct{}]()) }()
 	if _, err := smol.Run(ex, smol.JoinAll(tasks)); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func runLocal(t *testing.T, fs ...smol.Future[struct{}]) {
 	defer ex.Close()
 	var tasks []smol.Future[struct{}]
 	for _, f := range fs {
-		tasks = append(tasks, smol.SpawnOn[struct{}](ex, f))
+		tasks = append(tasks, smol.SpawnOn(ex, f))
 	}
 	if _, err := smol.Run(ex, smol.JoinAll(tasks)); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ type steps struct {
 	i   int
 }
 
-func (s *steps) Poll(cx *smol.Context) (struct{}, bool) {
+func (s *steps) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for s.i < len(s.fs) {
 		if s.cur == nil {
 			s.cur = s.fs[s.i]()
@@ -87,13 +87,13 @@ func (s *steps) Poll(cx *smol.Context) (struct{}, bool) {
 				continue
 			}
 		}
-		if _, ok := s.cur.Poll(cx); !ok {
-			return struct{}{}, false
+		if _, ok, _ := s.cur.Poll(cx); !ok {
+			return struct{}{}, false, nil
 		}
 		s.cur = nil
 		s.i++
 	}
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 func do(f func()) func() smol.Future[struct{}] {

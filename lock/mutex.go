@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,10 +59,15 @@ func (m *Mutex) Unlock() {
 	m.lockOps.Notify(1)
 }
 
-// Lock returns a future that is ready once the caller holds m. The caller
-// then releases m with [Mutex.Unlock]. A Lock future abandoned before it is
-// ready must be discarded ([LockFuture.Discard]).
-func (m *Mutex) Lock() *LockFuture { return &LockFuture{m: m} }
+// Acquire returns a future that is ready once the caller holds m. The
+// caller then releases m with [Mutex.Unlock]. An Acquire future abandoned
+// before it is ready must be discarded ([LockFuture.Discard]).
+//
+// There is no Lock method: "mu.Lock(); defer mu.Unlock()", the sync.Mutex
+// habit, would compile with a Lock that returns a future and lock nothing.
+// Without it, that line does not compile. Goroutine code uses
+// [Mutex.LockBlocking].
+func (m *Mutex) Acquire() *LockFuture { return &LockFuture{m: m} }
 
 // LockBlocking locks m, blocking the calling goroutine until it can. It is
 // for goroutines, not for use inside a poll.
@@ -71,7 +77,7 @@ func (m *Mutex) LockBlocking() {
 	}
 	f := lockFutures.Get().(*LockFuture)
 	f.Reset(m)
-	smol.BlockOn[struct{}](f)
+	_, _ = smol.BlockOn(f) // a lock future does not fail
 	lockFutures.Put(f)
 }
 
@@ -84,14 +90,14 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 	}
 	f := lockFutures.Get().(*LockFuture)
 	f.Reset(m)
-	_, err := waitContext[struct{}](ctx, f)
+	_, err := waitContext(ctx, f)
 	lockFutures.Put(f)
 	return err
 }
 
 var lockFutures = sync.Pool{New: func() any { return new(LockFuture) }}
 
-// LockFuture is a lock operation in progress, returned by [Mutex.Lock]: a
+// LockFuture is a lock operation in progress, returned by [Mutex.Acquire]: a
 // [smol.Future] that is ready once the caller holds the Mutex.
 //
 // The zero LockFuture is not usable; [LockFuture.Reset] makes it ready to
@@ -112,46 +118,59 @@ func (f *LockFuture) Reset(m *Mutex) {
 }
 
 // Poll tries to lock the Mutex; see [Mutex] for the order in which waiters
-// get it.
-func (f *LockFuture) Poll(cx *smol.Context) (struct{}, bool) {
+// get it. Each poll spends a unit of the task's budget (see
+// smol.Context.Proceed); the starvation bound is measured on the task's
+// driver's clock.
+func (f *LockFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
+	if !cx.Proceed() {
+		return struct{}{}, false, nil
+	}
+	_, ok, err := f.poll(cx)
+	if !ok {
+		cx.WaitingOn(f.m, smol.WaitLock)
+	}
+	return struct{}{}, ok, err
+}
+
+func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	m := f.m
 	if !f.starved {
 		// Phase one: compete with every caller, waiting in line for wakes.
 		for {
 			if f.l.Listening() {
-				if _, ok := f.l.Poll(cx); !ok {
-					return struct{}{}, false
+				if _, ok, _ := f.l.Poll(cx); !ok {
+					return struct{}{}, false, nil
 				}
 				// Woken by an Unlock: try, unless a starved waiter is owed
 				// the lock, in which case pass the wake to the line (the
 				// starved waiter is in it) and turn starved too.
 				s, ok := m.cas(0, 1)
 				if ok {
-					return struct{}{}, true
+					return struct{}{}, true, nil
 				}
 				if s != 1 {
 					m.lockOps.Notify(1)
 					break
 				}
-				if time.Since(f.start) > StarvationBound {
+				if cx.Driver().Now().Sub(f.start) > StarvationBound {
 					break
 				}
 			} else if f.start.IsZero() {
 				// First poll: the fast path.
 				if m.TryLock() {
-					return struct{}{}, true
+					return struct{}{}, true, nil
 				}
-				f.start = time.Now()
+				f.start = cx.Driver().Now()
 			}
 			// Listen, then try once more before waiting.
 			f.l.ListenToWith(&m.lockOps, cx.Waker())
 			s, ok := m.cas(0, 1)
 			if ok {
 				f.l.Discard()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			if s == 1 {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			// A waiter is starved: join it.
 			f.l.Discard()
@@ -164,13 +183,13 @@ func (f *LockFuture) Poll(cx *smol.Context) (struct{}, bool) {
 	// Phase two, starved: only woken waiters take the lock now.
 	for {
 		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := f.l.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			// Woken by an Unlock: take the lock if it is free.
 			if m.state.Or(1)&1 == 0 {
 				f.leaveStarved()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 		}
 		f.l.ListenToWith(&m.lockOps, cx.Waker())
@@ -179,14 +198,14 @@ func (f *LockFuture) Poll(cx *smol.Context) (struct{}, bool) {
 		if ok {
 			f.l.Discard()
 			f.leaveStarved()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		if s&1 == 0 {
 			// Free, but other waiters are starved: wake the first in line
 			// to take it. We wait for the next wake.
 			m.lockOps.Notify(1)
 		}
-		return struct{}{}, false
+		return struct{}{}, false, nil
 	}
 }
 
@@ -222,17 +241,26 @@ func (f *LockFuture) Discard() {
 }
 
 // waitContext awaits f on the calling goroutine until it is ready or ctx is
-// done; in the second case f is discarded and ctx.Err() returned.
-func waitContext[T any](ctx context.Context, f interface {
-	smol.Future[T]
-	Discard()
-}) (T, error) {
+// done; in the second case f is discarded (by smol.Wait) and ctx.Err()
+// returned.
+func waitContext[T any](ctx context.Context, f smol.Future[T]) (T, error) {
 	if ctx.Done() == nil {
-		return smol.BlockOn[T](f), nil
+		return smol.BlockOn(f)
 	}
-	v, err := smol.Wait[T](ctx, f)
-	if err != nil {
-		f.Discard()
+	return smol.Wait(ctx, f)
+}
+
+// String describes the mutex for task dumps: "lock.Mutex (locked, 1
+// starved)".
+func (m *Mutex) String() string {
+	s := m.state.Load()
+	str := "lock.Mutex (unlocked"
+	if s&1 != 0 {
+		str = "lock.Mutex (locked"
 	}
-	return v, err
+	if s >= 2 {
+		str += ", " + strconv.FormatInt(s/2, 10) + " starved"
+	}
+	return str + ")"
+
 }

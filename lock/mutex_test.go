@@ -22,8 +22,8 @@ func TestMutexBasics(t *testing.T) {
 		t.Fatal("Mutex broken by a bad Unlock")
 	}
 	m.Unlock()
-	f := m.Lock()
-	if _, ok := f.Poll(noop); !ok {
+	f := m.Acquire()
+	if _, ok, _ := f.Poll(noop); !ok {
 		t.Fatal("Lock of a free Mutex not ready")
 	}
 	m.Unlock()
@@ -33,10 +33,10 @@ func TestMutexBasics(t *testing.T) {
 func TestMutexWakesInOrder(t *testing.T) {
 	var m lock.Mutex
 	m.LockBlocking()
-	fs := []*lock.LockFuture{m.Lock(), m.Lock(), m.Lock()}
+	fs := []*lock.LockFuture{m.Acquire(), m.Acquire(), m.Acquire()}
 	ws := make([]counter, 3)
 	for i, f := range fs {
-		if _, ok := f.Poll(cx(&ws[i])); ok {
+		if _, ok, _ := f.Poll(cx(&ws[i])); ok {
 			t.Fatal("ready while locked")
 		}
 	}
@@ -47,7 +47,7 @@ func TestMutexWakesInOrder(t *testing.T) {
 				t.Fatalf("unlock %d: waiter %d woken %d times", i, j, got)
 			}
 		}
-		if _, ok := fs[i].Poll(cx(&ws[i])); !ok {
+		if _, ok, _ := fs[i].Poll(cx(&ws[i])); !ok {
 			t.Fatalf("woken waiter %d did not get the lock", i)
 		}
 	}
@@ -59,7 +59,7 @@ func TestMutexWakesInOrder(t *testing.T) {
 func TestMutexDiscardPassesWake(t *testing.T) {
 	var m lock.Mutex
 	m.LockBlocking()
-	a, b := m.Lock(), m.Lock()
+	a, b := m.Acquire(), m.Acquire()
 	var wa, wb counter
 	a.Poll(cx(&wa))
 	b.Poll(cx(&wb))
@@ -71,7 +71,7 @@ func TestMutexDiscardPassesWake(t *testing.T) {
 	if wb.take() != 1 {
 		t.Fatal("discarded waiter did not pass its wake on")
 	}
-	if _, ok := b.Poll(cx(&wb)); !ok {
+	if _, ok, _ := b.Poll(cx(&wb)); !ok {
 		t.Fatal("b did not get the lock")
 	}
 	m.Unlock()
@@ -84,9 +84,9 @@ func TestMutexDiscardPassesWake(t *testing.T) {
 func TestMutexFairnessBound(t *testing.T) {
 	var m lock.Mutex
 	m.LockBlocking()
-	starved := m.Lock()
+	starved := m.Acquire()
 	var ws counter
-	if _, ok := starved.Poll(cx(&ws)); ok {
+	if _, ok, _ := starved.Poll(cx(&ws)); ok {
 		t.Fatal("ready while locked")
 	}
 	time.Sleep(2 * lock.StarvationBound)
@@ -96,31 +96,31 @@ func TestMutexFairnessBound(t *testing.T) {
 	if !m.TryLock() {
 		t.Fatal("barging TryLock failed on a free Mutex with no starved waiter")
 	}
-	if _, ok := starved.Poll(cx(&ws)); ok {
+	if _, ok, _ := starved.Poll(cx(&ws)); ok {
 		t.Fatal("waiter got a held lock")
 	}
 	// The waiter, past the bound, is now starved: new callers are shut out
 	// even when the lock is free...
-	newcomer := m.Lock()
+	newcomer := m.Acquire()
 	var wn counter
-	if _, ok := newcomer.Poll(cx(&wn)); ok {
+	if _, ok, _ := newcomer.Poll(cx(&wn)); ok {
 		t.Fatal("newcomer got a held lock")
 	}
 	m.Unlock()
 	if m.TryLock() {
 		t.Fatal("TryLock took the lock past a starved waiter")
 	}
-	if _, ok := newcomer.Poll(cx(&wn)); ok {
+	if _, ok, _ := newcomer.Poll(cx(&wn)); ok {
 		t.Fatal("newcomer took the lock past a starved waiter")
 	}
 	// ... and the starved waiter gets it next.
-	if _, ok := starved.Poll(cx(&ws)); !ok {
+	if _, ok, _ := starved.Poll(cx(&ws)); !ok {
 		t.Fatal("starved waiter did not get the lock at the next unlock")
 	}
 	// The newcomer, which found a starved waiter, joined the starved line
 	// itself; it is next.
 	m.Unlock()
-	if _, ok := newcomer.Poll(cx(&wn)); !ok {
+	if _, ok, _ := newcomer.Poll(cx(&wn)); !ok {
 		t.Fatal("newcomer did not get the lock")
 	}
 	m.Unlock()
@@ -135,7 +135,7 @@ func TestMutexFairnessBound(t *testing.T) {
 func TestMutexDiscardStarved(t *testing.T) {
 	var m lock.Mutex
 	m.LockBlocking()
-	f := m.Lock()
+	f := m.Acquire()
 	f.Poll(noop)
 	time.Sleep(2 * lock.StarvationBound)
 	m.Unlock()
@@ -170,7 +170,7 @@ func TestMutexExclusion(t *testing.T) {
 		var st []func() smol.Future[struct{}]
 		for range iters {
 			st = append(st,
-				await(func() smol.Future[struct{}] { return m.Lock() }),
+				await(func() smol.Future[struct{}] { return m.Acquire() }),
 				do(body), yield(), do(leave), do(m.Unlock))
 		}
 		fs = append(fs, &steps{fs: st})

@@ -78,12 +78,9 @@ func (c *OnceCell[T]) fail() {
 // else is initializing, the future waits for the outcome, and tries init
 // itself if that initialization fails.
 //
-// An initialization fails if init's future, once ready, reports a non-nil
-// error through an Err() error method (the convention of [*smol.Task] and
-// of this module's futures), or if polling it panics. The future of the
-// caller whose init failed is ready with the zero value and its
-// [OnceFuture.Err] reports the error (a panic is re-raised); the cell stays
-// empty. A GetOrInit future abandoned before it is ready must be discarded
+// An initialization fails if init's future fails, or if polling it
+// panics. The future of the caller whose init failed fails with that error
+// (a panic is re-raised); the cell stays empty. A GetOrInit future abandoned before it is ready must be discarded
 // ([OnceFuture.Discard]), which cancels an initialization in progress: the
 // init future is dropped (its Discard method, if it has one, is called)
 // and the next waiter tries.
@@ -164,32 +161,31 @@ func (c *OnceCell[T]) runInit(ctx context.Context, init func(context.Context) (T
 
 // OnceFuture is a [OnceCell.GetOrInit] in progress: a [smol.Future] of the
 // cell's value. It is ready with the value, or, for the caller whose
-// initialization failed, with the zero value and a non-nil
-// [OnceFuture.Err].
+// initialization failed, fails with the initialization's error.
 type OnceFuture[T any] struct {
 	c     *OnceCell[T]
 	init  func() smol.Future[T]
 	owner bool           // this caller moved the cell to initializing
 	fut   smol.Future[T] // init's future, once called
 	l     event.Listener
-	err   error
 }
 
 // Poll returns the value once the cell is set, initializing it if this
 // caller's turn comes; see [OnceCell.GetOrInit].
-func (f *OnceFuture[T]) Poll(cx *smol.Context) (T, bool) {
+func (f *OnceFuture[T]) Poll(cx *smol.Context) (T, bool, error) {
 	c := f.c
 	for !f.owner {
 		// Waiting for another initializer: continue only once notified.
 		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
+			if _, ok, _ := f.l.Poll(cx); !ok {
 				var zero T
-				return zero, false
+				cx.WaitingOn(&c.ev, smol.WaitLock)
+				return zero, false, nil
 			}
 		}
 		switch c.state.Load() {
 		case cellSet:
-			return c.value, true
+			return c.value, true, nil
 		case cellEmpty:
 			f.owner = c.state.CompareAndSwap(cellEmpty, cellInitializing)
 			continue
@@ -197,7 +193,8 @@ func (f *OnceFuture[T]) Poll(cx *smol.Context) (T, bool) {
 		f.l.ListenToWith(&c.ev, cx.Waker())
 		if c.state.Load() == cellInitializing {
 			var zero T
-			return zero, false
+			cx.WaitingOn(&c.ev, smol.WaitLock)
+			return zero, false, nil
 		}
 		f.l.Discard()
 	}
@@ -206,7 +203,7 @@ func (f *OnceFuture[T]) Poll(cx *smol.Context) (T, bool) {
 
 // pollInit calls init if it has not yet, and polls its future; this caller
 // owns the initialization.
-func (f *OnceFuture[T]) pollInit(cx *smol.Context) (T, bool) {
+func (f *OnceFuture[T]) pollInit(cx *smol.Context) (T, bool, error) {
 	c := f.c
 	finished := false
 	defer func() {
@@ -219,29 +216,21 @@ func (f *OnceFuture[T]) pollInit(cx *smol.Context) (T, bool) {
 	if f.fut == nil {
 		f.fut = f.init()
 	}
-	v, ok := f.fut.Poll(cx)
+	v, ok, err := f.fut.Poll(cx)
 	finished = true
 	if !ok {
 		var zero T
-		return zero, false
+		return zero, false, nil
 	}
-	fut := f.fut
 	f.owner, f.fut = false, nil
-	if e, hasErr := fut.(interface{ Err() error }); hasErr {
-		if err := e.Err(); err != nil {
-			f.err = err
-			c.fail()
-			var zero T
-			return zero, true
-		}
+	if err != nil {
+		c.fail()
+		var zero T
+		return zero, true, err
 	}
 	c.finish(v)
-	return v, true
+	return v, true, nil
 }
-
-// Err reports the error of this caller's failed initialization; it is nil
-// if the future is ready with the cell's value, or not ready.
-func (f *OnceFuture[T]) Err() error { return f.err }
 
 // Discard gives up the future if it is not ready. If this caller was
 // initializing the cell, the initialization is canceled: init's future is
@@ -253,9 +242,7 @@ func (f *OnceFuture[T]) Discard() {
 	if f.owner {
 		fut := f.fut
 		f.owner, f.fut = false, nil
-		if d, ok := fut.(interface{ Discard() }); ok {
-			d.Discard()
-		}
+		smol.Discard(fut)
 		f.c.fail()
 	}
 }

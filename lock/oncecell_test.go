@@ -20,16 +20,17 @@ type slowInit struct {
 	discarded *atomic.Bool
 }
 
-func (s *slowInit) Poll(cx *smol.Context) (int, bool) {
+func (s *slowInit) Poll(cx *smol.Context) (int, bool, error) {
 	if s.polls > 0 {
 		s.polls--
 		cx.Waker().Wake()
-		return 0, false
+		return 0, false, nil
 	}
-	return s.v, true
+	if s.err != nil {
+		return 0, true, s.err
+	}
+	return s.v, true, nil
 }
-
-func (s *slowInit) Err() error { return s.err }
 
 func (s *slowInit) Discard() {
 	if s.discarded != nil {
@@ -43,7 +44,7 @@ func TestOnceCellInitOnce(t *testing.T) {
 	var got [10]int
 	var fs []smol.Future[struct{}]
 	for i := range got {
-		fs = append(fs, smol.Map[int](c.GetOrInit(func() smol.Future[int] {
+		fs = append(fs, smol.Map(c.GetOrInit(func() smol.Future[int] {
 			inits.Add(1)
 			return &slowInit{polls: 3, v: 42}
 		}), func(v int) struct{} { got[i] = v; return struct{}{} }))
@@ -80,20 +81,20 @@ func TestOnceCellFailedInitRetries(t *testing.T) {
 	a := c.GetOrInit(func() smol.Future[int] { return &slowInit{polls: 1, err: boom} })
 	b := c.GetOrInit(func() smol.Future[int] { return &slowInit{v: 7} })
 	var wa, wb counter
-	if _, ok := a.Poll(cx(&wa)); ok {
+	if _, ok, _ := a.Poll(cx(&wa)); ok {
 		t.Fatal("a ready early")
 	}
-	if _, ok := b.Poll(cx(&wb)); ok {
+	if _, ok, _ := b.Poll(cx(&wb)); ok {
 		t.Fatal("b ready while a initializes")
 	}
-	if v, ok := a.Poll(cx(&wa)); !ok || v != 0 || a.Err() != boom {
-		t.Fatalf("a = %v %v %v", v, ok, a.Err())
+	if v, ok, err := a.Poll(cx(&wa)); !ok || v != 0 || err != boom {
+		t.Fatalf("a = %v %v %v", v, ok, err)
 	}
 	if wb.take() != 1 {
 		t.Fatal("failed init did not wake the waiter")
 	}
-	if v, ok := b.Poll(cx(&wb)); !ok || v != 7 || b.Err() != nil {
-		t.Fatalf("b = %v %v %v", v, ok, b.Err())
+	if v, ok, err := b.Poll(cx(&wb)); !ok || v != 7 || err != nil {
+		t.Fatalf("b = %v %v %v", v, ok, err)
 	}
 	if v, _ := c.Get(); v != 7 {
 		t.Fatal("cell not set by the retry")
@@ -118,7 +119,7 @@ func TestOnceCellCanceledInitRetries(t *testing.T) {
 	if wb.take() != 1 {
 		t.Fatal("canceled init did not wake the waiter")
 	}
-	if v, ok := b.Poll(cx(&wb)); !ok || v != 9 {
+	if v, ok, _ := b.Poll(cx(&wb)); !ok || v != 9 {
 		t.Fatalf("b = %v %v", v, ok)
 	}
 }
@@ -128,7 +129,7 @@ func TestOnceCellCanceledInitRetries(t *testing.T) {
 func TestOnceCellPanicRetries(t *testing.T) {
 	var c lock.OnceCell[int]
 	a := c.GetOrInit(func() smol.Future[int] {
-		return smol.PollFn[int](func(*smol.Context) (int, bool) { panic("init panicked") })
+		return smol.PollFn(func(*smol.Context) (int, bool, error) { panic("init panicked") })
 	})
 	mustPanic(t, "panicking init", func() { a.Poll(noop) })
 	b := c.GetOrInit(func() smol.Future[int] { panic("init itself panicked") })

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -98,10 +99,11 @@ func (rw *RwLock) releaseWriterBit() {
 	rw.noWriter.Notify(event.All)
 }
 
-// Read returns a future that is ready once the caller holds a read lock,
-// which it releases with [RwLock.RUnlock]. A Read future abandoned before
-// it is ready must be discarded ([ReadFuture.Discard]).
-func (rw *RwLock) Read() *ReadFuture { return &ReadFuture{rw: rw} }
+// AcquireRead returns a future that is ready once the caller holds a read
+// lock, which it releases with [RwLock.RUnlock]. An AcquireRead future
+// abandoned before it is ready must be discarded ([ReadFuture.Discard]).
+// (There is no RLock, for the reason [Mutex.Acquire] gives.)
+func (rw *RwLock) AcquireRead() *ReadFuture { return &ReadFuture{rw: rw} }
 
 // ReadBlocking takes a read lock, blocking the calling goroutine until it
 // can. It is for goroutines, not for use inside a poll.
@@ -111,7 +113,7 @@ func (rw *RwLock) ReadBlocking() {
 	}
 	f := readFutures.Get().(*ReadFuture)
 	f.Reset(rw)
-	smol.BlockOn[struct{}](f)
+	_, _ = smol.BlockOn(f) // a lock future does not fail
 	readFutures.Put(f)
 }
 
@@ -124,15 +126,17 @@ func (rw *RwLock) ReadContext(ctx context.Context) error {
 	}
 	f := readFutures.Get().(*ReadFuture)
 	f.Reset(rw)
-	_, err := waitContext[struct{}](ctx, f)
+	_, err := waitContext(ctx, f)
 	readFutures.Put(f)
 	return err
 }
 
-// Write returns a future that is ready once the caller holds the write
-// lock, which it releases with [RwLock.Unlock]. A Write future abandoned
-// before it is ready must be discarded ([WriteFuture.Discard]).
-func (rw *RwLock) Write() *WriteFuture { return &WriteFuture{rw: rw} }
+// AcquireWrite returns a future that is ready once the caller holds the
+// write lock, which it releases with [RwLock.Unlock]. An AcquireWrite
+// future abandoned before it is ready must be discarded
+// ([WriteFuture.Discard]). (There is no Lock, for the reason
+// [Mutex.Acquire] gives.)
+func (rw *RwLock) AcquireWrite() *WriteFuture { return &WriteFuture{rw: rw} }
 
 // WriteBlocking takes the write lock, blocking the calling goroutine until
 // it can. It is for goroutines, not for use inside a poll.
@@ -142,7 +146,7 @@ func (rw *RwLock) WriteBlocking() {
 	}
 	f := writeFutures.Get().(*WriteFuture)
 	f.Reset(rw)
-	smol.BlockOn[struct{}](f)
+	_, _ = smol.BlockOn(f) // a lock future does not fail
 	writeFutures.Put(f)
 }
 
@@ -155,7 +159,7 @@ func (rw *RwLock) WriteContext(ctx context.Context) error {
 	}
 	f := writeFutures.Get().(*WriteFuture)
 	f.Reset(rw)
-	_, err := waitContext[struct{}](ctx, f)
+	_, err := waitContext(ctx, f)
 	writeFutures.Put(f)
 	return err
 }
@@ -166,7 +170,7 @@ var (
 )
 
 // ReadFuture is a read-lock operation in progress, returned by
-// [RwLock.Read]: a [smol.Future] that is ready once the caller holds a read
+// [RwLock.AcquireRead]: a [smol.Future] that is ready once the caller holds a read
 // lock. The zero ReadFuture is not usable; [ReadFuture.Reset] prepares one
 // for reuse without allocating.
 type ReadFuture struct {
@@ -182,24 +186,35 @@ func (f *ReadFuture) Reset(rw *RwLock) {
 }
 
 // Poll tries to take a read lock; it waits while a writer holds or waits
-// for the lock.
-func (f *ReadFuture) Poll(cx *smol.Context) (struct{}, bool) {
+// for the lock. Each poll spends a unit of the task's budget.
+func (f *ReadFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
+	if !cx.Proceed() {
+		return struct{}{}, false, nil
+	}
+	if f.poll(cx) {
+		return struct{}{}, true, nil
+	}
+	cx.WaitingOn(f.rw, smol.WaitLock)
+	return struct{}{}, false, nil
+}
+
+func (f *ReadFuture) poll(cx *smol.Context) bool {
 	for {
 		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := f.l.Poll(cx); !ok {
+				return false
 			}
 		}
 		if f.rw.TryRead() {
-			return struct{}{}, true
+			return true
 		}
 		// A writer is in: listen, then look once more before waiting.
 		f.l.ListenToWith(&f.rw.noWriter, cx.Waker())
 		if f.rw.TryRead() {
 			f.l.Discard()
-			return struct{}{}, true
+			return true
 		}
-		return struct{}{}, false
+		return false
 	}
 }
 
@@ -209,7 +224,7 @@ func (f *ReadFuture) Poll(cx *smol.Context) (struct{}, bool) {
 func (f *ReadFuture) Discard() { f.l.Discard() }
 
 // WriteFuture is a write-lock operation in progress, returned by
-// [RwLock.Write]: a [smol.Future] that is ready once the caller holds the
+// [RwLock.AcquireWrite]: a [smol.Future] that is ready once the caller holds the
 // write lock. The zero WriteFuture is not usable; [WriteFuture.Reset]
 // prepares one for reuse without allocating.
 type WriteFuture struct {
@@ -228,8 +243,20 @@ func (f *WriteFuture) Reset(rw *RwLock) {
 }
 
 // Poll tries to take the write lock: first the writers' Mutex, then the
-// writer bit, then it waits for the readers inside to leave.
-func (f *WriteFuture) Poll(cx *smol.Context) (struct{}, bool) {
+// writer bit, then it waits for the readers inside to leave. Each poll
+// spends a unit of the task's budget.
+func (f *WriteFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
+	if !cx.Proceed() {
+		return struct{}{}, false, nil
+	}
+	_, ok, _ := f.poll(cx)
+	if !ok {
+		cx.WaitingOn(f.rw, smol.WaitLock)
+	}
+	return struct{}{}, ok, nil
+}
+
+func (f *WriteFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	rw := f.rw
 	if !f.locked {
 		// Phase one: get to the front of the writers' line.
@@ -237,33 +264,33 @@ func (f *WriteFuture) Poll(cx *smol.Context) (struct{}, bool) {
 			f.lock.Reset(&rw.writers)
 			f.started = true
 		}
-		if _, ok := f.lock.Poll(cx); !ok {
-			return struct{}{}, false
+		if _, ok, _ := f.lock.Poll(cx); !ok {
+			return struct{}{}, false, nil
 		}
 		// Shut the door on new readers. If none is inside, the lock is ours.
 		if rw.state.Or(rwWriter) == 0 {
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		f.locked = true
 	}
 	// Phase two: wait for the readers inside to leave.
 	for {
 		if f.l.Listening() {
-			if _, ok := f.l.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := f.l.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 		}
 		if rw.state.Load() == rwWriter {
 			f.locked = false
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		f.l.ListenToWith(&rw.noReaders, cx.Waker())
 		if rw.state.Load() == rwWriter {
 			f.l.Discard()
 			f.locked = false
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
-		return struct{}{}, false
+		return struct{}{}, false, nil
 	}
 }
 
@@ -282,4 +309,15 @@ func (f *WriteFuture) Discard() {
 	if f.started {
 		f.lock.Discard()
 	}
+}
+
+// String describes the lock for task dumps: "lock.RwLock (3 readers)" or
+// "lock.RwLock (writer)".
+func (rw *RwLock) String() string {
+	s := rw.state.Load()
+	readers := strconv.FormatInt(s/rwReader, 10) + " readers"
+	if s&rwWriter != 0 {
+		return "lock.RwLock (writer in or waiting, " + readers + ")"
+	}
+	return "lock.RwLock (" + readers + ")"
 }

@@ -41,34 +41,34 @@ func TestRwLockBasics(t *testing.T) {
 func TestRwLockWriterPreferred(t *testing.T) {
 	var rw lock.RwLock
 	rw.ReadBlocking()
-	w := rw.Write()
+	w := rw.AcquireWrite()
 	var ww counter
-	if _, ok := w.Poll(cx(&ww)); ok {
+	if _, ok, _ := w.Poll(cx(&ww)); ok {
 		t.Fatal("writer admitted with a reader inside")
 	}
 	if rw.TryRead() {
 		t.Fatal("new reader admitted past a waiting writer")
 	}
-	r := rw.Read()
+	r := rw.AcquireRead()
 	var wr counter
-	if _, ok := r.Poll(cx(&wr)); ok {
+	if _, ok, _ := r.Poll(cx(&wr)); ok {
 		t.Fatal("new reader future admitted past a waiting writer")
 	}
 	rw.RUnlock()
 	if ww.take() != 1 {
 		t.Fatal("last reader out did not wake the writer")
 	}
-	if _, ok := w.Poll(cx(&ww)); !ok {
+	if _, ok, _ := w.Poll(cx(&ww)); !ok {
 		t.Fatal("writer not admitted after the reader left")
 	}
-	if _, ok := r.Poll(cx(&wr)); ok {
+	if _, ok, _ := r.Poll(cx(&wr)); ok {
 		t.Fatal("reader admitted while the writer holds the lock")
 	}
 	rw.Unlock()
 	if wr.take() != 1 {
 		t.Fatal("writer's unlock did not wake the reader")
 	}
-	if _, ok := r.Poll(cx(&wr)); !ok {
+	if _, ok, _ := r.Poll(cx(&wr)); !ok {
 		t.Fatal("reader not admitted after the writer left")
 	}
 	rw.RUnlock()
@@ -79,16 +79,16 @@ func TestRwLockWriterPreferred(t *testing.T) {
 func TestRwLockDiscardWriter(t *testing.T) {
 	var rw lock.RwLock
 	rw.ReadBlocking()
-	w := rw.Write()
+	w := rw.AcquireWrite()
 	w.Poll(noop)
-	r := rw.Read()
+	r := rw.AcquireRead()
 	var wr counter
 	r.Poll(cx(&wr))
 	w.Discard()
 	if wr.take() != 1 {
 		t.Fatal("discarded writer did not wake the reader")
 	}
-	if _, ok := r.Poll(cx(&wr)); !ok {
+	if _, ok, _ := r.Poll(cx(&wr)); !ok {
 		t.Fatal("reader not admitted")
 	}
 	rw.RUnlock()
@@ -119,15 +119,15 @@ func writerNotStarved(t *testing.T, run func(*testing.T, ...smol.Future[struct{}
 	writer := &steps{fs: []func() smol.Future[struct{}]{
 		// Let the readers get going first.
 		func() smol.Future[struct{}] {
-			return smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+			return smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 				if reads.Load() < 100 {
 					cx.Waker().Wake()
-					return struct{}{}, false
+					return struct{}{}, false, nil
 				}
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			})
 		},
-		await(func() smol.Future[struct{}] { return rw.Write() }),
+		await(func() smol.Future[struct{}] { return rw.AcquireWrite() }),
 		do(func() { wrote.Store(true); rw.Unlock(); stop.Store(true) }),
 	}}
 	run(t, append(readers, writer)...)
@@ -148,23 +148,23 @@ type readLoop struct {
 	state int
 }
 
-func (r *readLoop) Poll(cx *smol.Context) (struct{}, bool) {
+func (r *readLoop) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		switch r.state {
 		case 0: // start a read
 			if r.stop.Load() {
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			r.f.Reset(r.rw)
 			r.state = 1
 		case 1: // wait for it, then hold it across a yield
-			if _, ok := r.f.Poll(cx); !ok {
-				return struct{}{}, false
+			if _, ok, _ := r.f.Poll(cx); !ok {
+				return struct{}{}, false, nil
 			}
 			r.reads.Add(1)
 			r.state = 2
 			cx.Waker().Wake()
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		case 2: // release, and go straight on to the next read
 			r.rw.RUnlock()
 			r.state = 0
@@ -185,11 +185,11 @@ func TestRwLockExclusion(t *testing.T) {
 		var st []func() smol.Future[struct{}]
 		for range 100 {
 			if i%3 == 0 {
-				st = append(st, await(func() smol.Future[struct{}] { return rw.Write() }),
+				st = append(st, await(func() smol.Future[struct{}] { return rw.AcquireWrite() }),
 					do(func() { writers.Add(1); check() }), yield(),
 					do(func() { writers.Add(-1); rw.Unlock() }))
 			} else {
-				st = append(st, await(func() smol.Future[struct{}] { return rw.Read() }),
+				st = append(st, await(func() smol.Future[struct{}] { return rw.AcquireRead() }),
 					do(func() { readers.Add(1); check() }), yield(),
 					do(func() { readers.Add(-1); rw.RUnlock() }))
 			}

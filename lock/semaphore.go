@@ -134,7 +134,7 @@ func (s *Semaphore) AcquireBlocking(n int64) {
 	}
 	f := acquireFutures.Get().(*AcquireFuture)
 	f.Reset(s, n)
-	smol.BlockOn[struct{}](f)
+	_, _ = smol.BlockOn(f) // an acquire future does not fail
 	acquireFutures.Put(f)
 }
 
@@ -148,7 +148,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context, n int64) error {
 	}
 	f := acquireFutures.Get().(*AcquireFuture)
 	f.Reset(s, n)
-	_, err := waitContext[struct{}](ctx, f)
+	_, err := waitContext(ctx, f)
 	acquireFutures.Put(f)
 	return err
 }
@@ -173,8 +173,20 @@ func (f *AcquireFuture) Reset(s *Semaphore, n int64) {
 }
 
 // Poll takes the permits if they are available and no one is ahead in line,
-// and otherwise joins (or stays in) the line.
-func (f *AcquireFuture) Poll(cx *smol.Context) (struct{}, bool) {
+// and otherwise joins (or stays in) the line. Each poll spends a unit of
+// the task's budget.
+func (f *AcquireFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
+	if !cx.Proceed() {
+		return struct{}{}, false, nil
+	}
+	_, ok, _ := f.poll(cx)
+	if !ok {
+		cx.WaitingOn(f.s, smol.WaitLock)
+	}
+	return struct{}{}, ok, nil
+}
+
+func (f *AcquireFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	s, w := f.s, &f.w
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,13 +194,13 @@ func (f *AcquireFuture) Poll(cx *smol.Context) (struct{}, bool) {
 	case w.granted:
 		// Release handed us the permits.
 		w.granted = false
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	case w.queued:
 		w.waker = cx.Waker()
-		return struct{}{}, false
+		return struct{}{}, false, nil
 	case s.head == nil && s.avail >= w.n:
 		s.avail -= w.n
-		return struct{}{}, true
+		return struct{}{}, true, nil
 	}
 	// Join the back of the line.
 	w.waker, w.queued = cx.Waker(), true
@@ -199,7 +211,7 @@ func (f *AcquireFuture) Poll(cx *smol.Context) (struct{}, bool) {
 		s.tail.next = w
 	}
 	s.tail = w
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
 // Discard gives up the acquire operation if it is not complete: f leaves
@@ -226,4 +238,16 @@ func (f *AcquireFuture) Discard() {
 	// Permits came back, or the front of the line moved: serve whoever
 	// now fits.
 	s.grantLocked()
+}
+
+// String describes the semaphore for task dumps: "lock.Semaphore (2
+// permits free, 3 waiting)".
+func (s *Semaphore) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waiting := 0
+	for w := s.head; w != nil; w = w.next {
+		waiting++
+	}
+	return fmt.Sprintf("lock.Semaphore (%d permits free, %d waiting)", s.avail, waiting)
 }

@@ -20,7 +20,7 @@ func TestSemaphoreBasics(t *testing.T) {
 		t.Fatal("Release did not return permits")
 	}
 	s.Release(3)
-	mustPanic(t, "Acquire(-1)", func() { s.Acquire(-1) })
+	mustPanic(t, "Acquire(-1)", func() { _ = s.Acquire(-1) })
 	mustPanic(t, "Release(-1)", func() { s.Release(-1) })
 	mustPanic(t, "NewSemaphore(-1)", func() { lock.NewSemaphore(-1) })
 	var zero lock.Semaphore
@@ -35,10 +35,10 @@ func TestSemaphoreFIFO(t *testing.T) {
 	s := lock.NewSemaphore(0)
 	big, small := s.Acquire(3), s.Acquire(1)
 	var wb, ws counter
-	if _, ok := big.Poll(cx(&wb)); ok {
+	if _, ok, _ := big.Poll(cx(&wb)); ok {
 		t.Fatal("big ready")
 	}
-	if _, ok := small.Poll(cx(&ws)); ok {
+	if _, ok, _ := small.Poll(cx(&ws)); ok {
 		t.Fatal("small ready")
 	}
 	s.Release(1)
@@ -52,14 +52,14 @@ func TestSemaphoreFIFO(t *testing.T) {
 	if wb.take() != 1 || ws.take() != 0 {
 		t.Fatal("front request not served first")
 	}
-	if _, ok := big.Poll(cx(&wb)); !ok {
+	if _, ok, _ := big.Poll(cx(&wb)); !ok {
 		t.Fatal("big not ready")
 	}
 	s.Release(3)
 	if ws.take() != 1 {
 		t.Fatal("small not woken")
 	}
-	if _, ok := small.Poll(cx(&ws)); !ok {
+	if _, ok, _ := small.Poll(cx(&ws)); !ok {
 		t.Fatal("small not ready")
 	}
 	s.Release(1)
@@ -80,7 +80,7 @@ func TestSemaphoreDiscard(t *testing.T) {
 	if ws.take() != 1 {
 		t.Fatal("discarding the front waiter did not wake the next")
 	}
-	if _, ok := small.Poll(cx(&ws)); !ok {
+	if _, ok, _ := small.Poll(cx(&ws)); !ok {
 		t.Fatal("small not ready")
 	}
 	// Granted but discarded before it polled: the permit comes back.

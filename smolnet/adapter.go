@@ -17,11 +17,15 @@ import (
 //
 // As in Go's net, reads are serialized among themselves, and so are
 // writes: a goroutine calling Read while another is blocked in Read waits
-// for it. This keeps the FD's one waiter per direction uncontended. A
-// deadline is per direction and per connection, so a deadline that passes
-// or a Close releases the blocked call and then each queued one in turn.
+// for it. The socket could take more waiters (any number of tasks may
+// wait in one direction of a smol.FD), but every readiness would wake them
+// all for one of them to get the data, and concurrent reads of one stream
+// interleave their bytes anyway. A deadline is per direction and per
+// connection, so a deadline that passes or a Close releases the blocked
+// call and then each queued one in turn.
 
-// streamConn is what the adapter needs from TCPConn and UnixConn.
+// streamConn is what the adapter needs of a connection: the methods of
+// the connection core, conn, that TCPConn and UnixConn embed.
 type streamConn interface {
 	PollRead(cx *smol.Context, p []byte) (int, bool, error)
 	PollWrite(cx *smol.Context, p []byte) (int, bool, error)
@@ -33,16 +37,8 @@ type streamConn interface {
 	closed() bool
 }
 
-// NetConn returns a blocking net.Conn over c, deadlines included, for use
-// from goroutines; see [NetConn]. Call it once per connection and do not
-// use c's own methods while the net.Conn is in use.
-func (c *TCPConn) NetConn() *NetConn { return newNetConn(c) }
-
-// NetConn returns a blocking net.Conn over c; see [TCPConn.NetConn].
-func (c *UnixConn) NetConn() *NetConn { return newNetConn(c) }
-
-func newNetConn(c streamConn) *NetConn {
-	nc := &NetConn{c: c}
+func newNetConn(c streamConn, opts []smol.Option) *NetConn {
+	nc := &NetConn{c: c, opts: opts}
 	nc.rop = connOp{nc: nc, dl: &nc.rd}
 	nc.wop = connOp{nc: nc, dl: &nc.wd, write: true}
 	return nc
@@ -57,7 +53,8 @@ func newNetConn(c streamConn) *NetConn {
 // once. All methods are safe for concurrent use.
 type NetConn struct {
 	c        streamConn
-	rmu, wmu sync.Mutex // serialize reads, writes
+	opts     []smol.Option // for BlockOn: the clock of the deadlines
+	rmu, wmu sync.Mutex    // serialize reads, writes
 	rd, wd   deadline
 	rop, wop connOp // the blocking call in progress, guarded by rmu, wmu
 }
@@ -171,7 +168,7 @@ type connOp struct {
 // run performs one call on the calling goroutine.
 func (op *connOp) run(p []byte) (int, error) {
 	op.p, op.n, op.err = p, 0, nil
-	smol.BlockOn[struct{}](op)
+	_, _ = smol.BlockOn(op, op.nc.opts...) // the outcome is in op
 	op.dl.watch(nil)
 	if !op.armed.IsZero() {
 		op.timer.Stop()
@@ -184,11 +181,11 @@ func (op *connOp) run(p []byte) (int, error) {
 
 // Poll checks the deadline, then tries the operation, then (if it is
 // pending) arms the timer for the deadline.
-func (op *connOp) Poll(cx *smol.Context) (struct{}, bool) {
+func (op *connOp) Poll(cx *smol.Context) (struct{}, bool, error) {
 	// A deadline that has passed fails the call before any I/O, as in
 	// Go's net, even if the socket is ready.
 	when := op.dl.watch(cx.Waker())
-	if !when.IsZero() && !time.Now().Before(when) {
+	if !when.IsZero() && !cx.Driver().Now().Before(when) {
 		return op.timeout()
 	}
 	// The operation. A write loops until p is written or the socket is
@@ -208,12 +205,12 @@ func (op *connOp) Poll(cx *smol.Context) (struct{}, bool) {
 		op.n += n
 		if err != nil || !op.write || op.n == len(op.p) {
 			op.err = err
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 	}
 	// Pending: the timer wakes the call at the deadline.
 	if when.IsZero() {
-		return struct{}{}, false
+		return struct{}{}, false, nil
 	}
 	if !when.Equal(op.armed) {
 		if op.timer == nil {
@@ -223,33 +220,34 @@ func (op *connOp) Poll(cx *smol.Context) (struct{}, bool) {
 		}
 		op.armed = when
 	}
-	if _, fired := op.timer.Poll(cx); fired {
+	if _, fired, _ := op.timer.Poll(cx); fired {
 		return op.timeout()
 	}
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
-func (op *connOp) timeout() (struct{}, bool) {
+func (op *connOp) timeout() (struct{}, bool, error) {
 	name := "read"
 	if op.write {
 		name = "write"
 	}
 	op.err = op.nc.c.opErr(name, os.ErrDeadlineExceeded)
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 // NetListener returns a blocking net.Listener over l, for goroutine code
 // such as net/http's Server.Serve. Its Accept blocks the calling goroutine
-// and returns a [*NetConn]; Close releases a blocked Accept. Do not accept
-// with l's own methods while the net.Listener is in use.
-func (l *TCPListener) NetListener() net.Listener {
-	return &netListener[*TCPConn]{l: l, wrap: (*TCPConn).NetConn}
+// and returns a [*NetConn], made with opts; Close releases a blocked
+// Accept. Do not accept with l's own methods while the net.Listener is in
+// use.
+func (l *TCPListener) NetListener(opts ...smol.Option) net.Listener {
+	return &netListener[*TCPConn]{l: l, wrap: func(c *TCPConn) *NetConn { return c.NetConn(opts...) }, opts: opts}
 }
 
 // NetListener returns a blocking net.Listener over l; see
 // [TCPListener.NetListener].
-func (l *UnixListener) NetListener() net.Listener {
-	return &netListener[*UnixConn]{l: l, wrap: (*UnixConn).NetConn}
+func (l *UnixListener) NetListener(opts ...smol.Option) net.Listener {
+	return &netListener[*UnixConn]{l: l, wrap: func(c *UnixConn) *NetConn { return c.NetConn(opts...) }, opts: opts}
 }
 
 type netListener[C any] struct {
@@ -259,6 +257,7 @@ type netListener[C any] struct {
 		Close() error
 	}
 	wrap func(C) *NetConn
+	opts []smol.Option
 	mu   sync.Mutex // serializes Accept, as in Go's net
 }
 
@@ -266,11 +265,11 @@ type netListener[C any] struct {
 func (nl *netListener[C]) Accept() (net.Conn, error) {
 	nl.mu.Lock()
 	defer nl.mu.Unlock()
-	r := smol.BlockOn[smol.Result[C]](acceptFuture[C]{nl.l})
-	if r.Err != nil {
-		return nil, r.Err
+	c, err := smol.BlockOn(acceptFuture[C]{nl.l}, nl.opts...)
+	if err != nil {
+		return nil, err
 	}
-	return nl.wrap(r.Value), nil
+	return nl.wrap(c), nil
 }
 
 // Close closes the listener; a blocked Accept returns net.ErrClosed.

@@ -41,15 +41,15 @@ func tcpPipe() (c1, c2 net.Conn, stop func(), err error) {
 		c, err := nl.Accept()
 		ch <- accepted{c, err}
 	}()
-	r := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String()))
+	c, err := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String()))
 	a := <-ch
-	if r.Err != nil || a.err != nil {
+	if err != nil || a.err != nil {
 		if a.c != nil {
 			a.c.Close()
 		}
-		return nil, nil, nil, errors.Join(r.Err, a.err)
+		return nil, nil, nil, errors.Join(err, a.err)
 	}
-	c1, c2 = r.Value.NetConn(), a.c
+	c1, c2 = c.NetConn(), a.c
 	return c1, c2, func() { c1.Close(); c2.Close() }, nil
 }
 
@@ -65,17 +65,16 @@ func unixPipe(dir string) nettest.MakePipe {
 			return nil, nil, nil, err
 		}
 		defer ln.Close()
-		ch := make(chan smol.Result[*smolnet.UnixConn], 1)
-		go func() { ch <- smol.BlockOn(ln.Accept()) }()
-		r := smol.BlockOn(smolnet.DialUnix(path))
+		ch := goBlockOn(ln.Accept())
+		c, err := smol.BlockOn(smolnet.DialUnix(path))
 		a := <-ch
-		if r.Err != nil || a.Err != nil {
-			if a.Value != nil {
-				a.Value.Close()
+		if err != nil || a.err != nil {
+			if a.v != nil {
+				a.v.Close()
 			}
-			return nil, nil, nil, errors.Join(r.Err, a.Err)
+			return nil, nil, nil, errors.Join(err, a.err)
 		}
-		c1, c2 = r.Value.NetConn(), a.Value.NetConn()
+		c1, c2 = c.NetConn(), a.v.NetConn()
 		return c1, c2, func() { c1.Close(); c2.Close() }, nil
 	}
 }

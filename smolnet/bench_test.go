@@ -19,35 +19,28 @@ type pingClient struct {
 	buf  [benchMsg]byte
 	sent int // bytes of the current message written
 	got  int // bytes of the echo read
-	err  error
 }
 
-func (p *pingClient) Poll(cx *smol.Context) (error, bool) {
+func (p *pingClient) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for p.n > 0 {
 		for p.sent < benchMsg {
 			n, ok, err := p.c.PollWrite(cx, p.msg[p.sent:])
-			if !ok {
-				return nil, false
-			}
-			if err != nil {
-				return err, true
+			if !ok || err != nil {
+				return struct{}{}, ok, err
 			}
 			p.sent += n
 		}
 		for p.got < benchMsg {
 			n, ok, err := p.c.PollRead(cx, p.buf[p.got:])
-			if !ok {
-				return nil, false
-			}
-			if err != nil {
-				return err, true
+			if !ok || err != nil {
+				return struct{}{}, ok, err
 			}
 			p.got += n
 		}
 		p.sent, p.got = 0, 0
 		p.n--
 	}
-	return nil, true
+	return struct{}{}, true, nil
 }
 
 // BenchmarkEchoSmol: a 64-byte ping-pong on loopback with the client and
@@ -59,19 +52,19 @@ func BenchmarkEchoSmol(b *testing.B) {
 	defer ex.Close()
 	ln := listen(b)
 	serveEcho[*smolnet.TCPConn](b, ex, ln)
-	r, err := smol.Run(ex, smolnet.Dial("tcp", ln.AddrPort().String()))
-	if err != nil || r.Err != nil {
-		b.Fatal(err, r.Err)
+	c, err := smol.Run(ex, smolnet.Dial("tcp", ln.AddrPort().String()))
+	if err != nil {
+		b.Fatal(err)
 	}
-	defer r.Value.Close()
-	p := &pingClient{c: r.Value, n: 1000}
-	if err, _ := smol.Run[error](ex, p); err != nil { // warm up
+	defer c.Close()
+	p := &pingClient{c: c, n: 1000}
+	if _, err := smol.Run(ex, p); err != nil { // warm up
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	p.n = b.N
-	if err, _ := smol.Run[error](ex, p); err != nil {
+	if _, err := smol.Run(ex, p); err != nil {
 		b.Fatal(err)
 	}
 }

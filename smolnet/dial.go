@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -27,13 +26,13 @@ type Dialer struct {
 
 // Dial returns a future that connects to address on network "tcp", "tcp4"
 // or "tcp6"; see [Dialer.Dial].
-func Dial(network, address string) smol.Future[smol.Result[*TCPConn]] {
+func Dial(network, address string) smol.Future[*TCPConn] {
 	var d Dialer
 	return d.Dial(network, address)
 }
 
 // DialTimeout is [Dial] bounded by timeout.
-func DialTimeout(network, address string, timeout time.Duration) smol.Future[smol.Result[*TCPConn]] {
+func DialTimeout(network, address string, timeout time.Duration) smol.Future[*TCPConn] {
 	d := Dialer{Timeout: timeout}
 	return d.Dial(network, address)
 }
@@ -50,40 +49,23 @@ func DialTimeout(network, address string, timeout time.Duration) smol.Future[smo
 // *os.SyscallError such as ECONNREFUSED, a *net.DNSError, a *net.AddrError,
 // or os.ErrDeadlineExceeded once the timeout passes. A dial future dropped
 // before it is ready closes its socket when it is garbage collected.
-func (d *Dialer) Dial(network, address string) smol.Future[smol.Result[*TCPConn]] {
-	f := &dialFuture{network: network, keepAlive: d.KeepAlive, guard: new(dialGuard)}
+func (d *Dialer) Dial(network, address string) smol.Future[*TCPConn] {
+	f := &dialFuture{network: network, address: address, keepAlive: d.KeepAlive, guard: new(dialGuard)}
 	if d.Timeout > 0 {
 		f.timer = smol.After(d.Timeout)
 	}
-	// Parse what can be parsed now; resolve host names later, off the
-	// executor.
-	ver, err := ipNetwork(network, "tcp")
+	// Parse what can be parsed now; look names up later, off the executor.
+	spec, err := parseAddr(network, "tcp", address)
 	if err != nil {
-		return f.fail(nil, err)
+		return f.fail(err)
 	}
-	f.ver = ver
-	host, service, err := net.SplitHostPort(address)
-	if err != nil {
-		return f.fail(nil, err)
-	}
-	port, perr := parsePortNumber(service)
-	ip, ierr := netip.ParseAddr(host)
-	switch {
-	case host == "" && perr == nil:
-		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		if ver == 6 {
-			ip = netip.IPv6Loopback()
-		}
-		f.addrs, f.port = []netip.Addr{ip}, port
-	case ierr == nil && perr == nil:
-		f.addrs, f.port = []netip.Addr{ip.Unmap()}, port
+	switch t, done, err := spec.quick(false); {
+	case err != nil:
+		return f.fail(err)
+	case done:
+		f.addrs, f.port = t.addrs, t.port
 	default:
-		f.resolve = smol.Unblock(func() dialTarget {
-			return resolveTarget(network, ver, host, service)
-		})
-	}
-	if f.addrs != nil && !matchVersion(f.addrs[0], ver) {
-		return f.fail(nil, &net.AddrError{Err: "no suitable address found", Addr: address})
+		f.resolve = smol.Unblock(func() (target, error) { return spec.resolve(false) })
 	}
 	// If the future is dropped mid-connect, its socket is closed when the
 	// future is collected.
@@ -91,49 +73,9 @@ func (d *Dialer) Dial(network, address string) smol.Future[smol.Result[*TCPConn]
 	return f
 }
 
-// parsePortNumber parses a numeric port; names need the services
-// database, which is read on the blocking pool.
-func parsePortNumber(service string) (uint16, error) {
-	n, err := strconv.ParseUint(service, 10, 16)
-	return uint16(n), err
-}
-
-// dialTarget is the outcome of resolving a dial address.
-type dialTarget struct {
-	addrs []netip.Addr
-	port  uint16
-	err   error
-}
-
-// resolveTarget looks up the port and the host; it blocks, so it runs on
-// the blocking pool.
-func resolveTarget(network string, ver byte, host, service string) dialTarget {
-	port, err := parsePort(network, service)
-	if err != nil {
-		return dialTarget{err: err}
-	}
-	if host == "" {
-		host = "localhost"
-	}
-	ips, err := lookupHost(host)
-	if err != nil {
-		return dialTarget{err: err}
-	}
-	var out []netip.Addr
-	for _, ip := range ips {
-		if matchVersion(ip, ver) {
-			out = append(out, ip)
-		}
-	}
-	if len(out) == 0 {
-		return dialTarget{err: &net.AddrError{Err: "no suitable address found", Addr: host}}
-	}
-	return dialTarget{addrs: out, port: port}
-}
-
 // dialFuture connects to each address in turn. Its states:
 //
-//	resolve != nil      waiting for the blocking pool to resolve the host
+//	resolve != nil      waiting for the blocking pool to resolve the address
 //	fd == nil           about to start connecting to addrs[next]
 //	fd != nil           connecting: waiting for the socket to be writable
 //	done                ready was returned (or an early error is stored)
@@ -142,9 +84,9 @@ func resolveTarget(network string, ver byte, host, service string) dialTarget {
 // pending.
 type dialFuture struct {
 	network   string
-	ver       byte
+	address   string
 	keepAlive time.Duration
-	resolve   smol.Future[dialTarget]
+	resolve   smol.Future[target]
 	addrs     []netip.Addr
 	port      uint16
 	next      int
@@ -168,13 +110,15 @@ func (g *dialGuard) abandon() {
 	}
 }
 
-func (f *dialFuture) fail(addr net.Addr, err error) *dialFuture {
-	f.early = &net.OpError{Op: "dial", Net: f.network, Addr: addr, Err: err}
+// fail stores an error found before the first poll: the address cannot be
+// used.
+func (f *dialFuture) fail(err error) *dialFuture {
+	f.early = newOpError("dial", f.network, nil, nil, err)
 	return f
 }
 
 // Poll advances the dial.
-func (f *dialFuture) Poll(cx *smol.Context) (smol.Result[*TCPConn], bool) {
+func (f *dialFuture) Poll(cx *smol.Context) (*TCPConn, bool, error) {
 	if f.done {
 		panic("smolnet: dial future polled after it was ready")
 	}
@@ -187,24 +131,37 @@ func (f *dialFuture) Poll(cx *smol.Context) (smol.Result[*TCPConn], bool) {
 		return f.finish(c, err)
 	}
 	if f.timer != nil {
-		if _, fired := f.timer.Poll(cx); fired {
+		if _, fired, _ := f.timer.Poll(cx); fired {
 			var addr net.Addr
 			if f.fd != nil {
 				addr = tcpAddr(f.raddr)
 			}
 			f.closeSocket()
-			return f.finish(nil, &net.OpError{Op: "dial", Net: f.network, Addr: addr, Err: os.ErrDeadlineExceeded})
+			return f.finish(nil, newOpError("dial", f.network, nil, addr, os.ErrDeadlineExceeded))
 		}
 	}
-	return smol.Result[*TCPConn]{}, false
+	cx.WaitingOn(f, smol.WaitOther)
+	return nil, false, nil
 }
 
-func (f *dialFuture) finish(c *TCPConn, err error) (smol.Result[*TCPConn], bool) {
+// String describes the dial for task dumps: "dial tcp example.com:80".
+func (f *dialFuture) String() string { return "dial " + f.network + " " + f.address }
+
+func (f *dialFuture) finish(c *TCPConn, err error) (*TCPConn, bool, error) {
 	f.done = true
 	if f.timer != nil {
-		f.timer.Stop()
+		f.timer.Discard()
 	}
-	return smol.Result[*TCPConn]{Value: c, Err: err}, true
+	return c, true, err
+}
+
+// Discard stops the timer and closes a socket being connected.
+func (f *dialFuture) Discard() {
+	if f.timer != nil {
+		f.timer.Discard()
+	}
+	smol.Discard(f.resolve)
+	f.closeSocket()
 }
 
 // step runs the state machine until it is pending or done.
@@ -212,13 +169,13 @@ func (f *dialFuture) step(cx *smol.Context) (*TCPConn, bool, error) {
 	for {
 		// Waiting for the resolver.
 		if f.resolve != nil {
-			t, ok := f.resolve.Poll(cx)
+			t, ok, err := f.resolve.Poll(cx)
 			if !ok {
 				return nil, false, nil
 			}
 			f.resolve = nil
-			if t.err != nil {
-				return nil, true, &net.OpError{Op: "dial", Net: f.network, Err: t.err}
+			if err != nil {
+				return nil, true, newOpError("dial", f.network, nil, nil, err)
 			}
 			f.addrs, f.port = t.addrs, t.port
 		}
@@ -239,27 +196,15 @@ func (f *dialFuture) step(cx *smol.Context) (*TCPConn, bool, error) {
 			}
 		}
 		// Wait for the outcome of the connect.
-		ok, err := f.fd.PollWritable(cx)
+		ok, err := pollConnect(cx, f.fd)
 		if !ok {
 			return nil, false, nil
 		}
 		if err == nil {
-			err = control(f.fd, func(s int) error {
-				soerr, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
-				if err != nil {
-					return err
-				}
-				if soerr != 0 {
-					return unix.Errno(soerr)
-				}
-				return nil
-			})
-			if err == nil {
-				return f.established()
-			}
+			return f.established()
 		}
 		f.closeSocket()
-		f.failed(sockErr("connect", err))
+		f.failed(err)
 	}
 }
 
@@ -273,36 +218,21 @@ func (f *dialFuture) start() (connected bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	s, err := sysSocket(family, unix.SOCK_STREAM)
+	fd, connected, err := connect(family, sa)
 	if err != nil {
-		return false, sockErr("socket", err)
-	}
-	fd, err := smol.NewFD(s)
-	if err != nil {
-		unix.Close(s)
 		return false, err
 	}
-	fd.SetStream() // a TCP stream: see smol.FD.SetStream
+	// The descriptor is ours alone until the dial is done.
 	f.fd = fd
 	f.guard.fd.Store(fd)
-	// Registered before connecting, so the edge that ends the connect is
-	// not missed. The descriptor is ours alone until the dial is done.
-	switch err := unix.Connect(s, sa); err {
-	case nil:
-		return true, nil
-	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
-		return false, nil
-	default:
-		f.closeSocket()
-		return false, sockErr("connect", err)
-	}
+	return connected, nil
 }
 
 // failed records the error of one address; the first one is reported if
 // none succeeds.
 func (f *dialFuture) failed(err error) {
 	if f.firstErr == nil {
-		f.firstErr = &net.OpError{Op: "dial", Net: f.network, Addr: tcpAddr(f.raddr), Err: err}
+		f.firstErr = newOpError("dial", f.network, nil, tcpAddr(f.raddr), err)
 	}
 }
 
@@ -331,9 +261,9 @@ func (f *dialFuture) established() (*TCPConn, bool, error) {
 	})
 	if err != nil {
 		f.closeSocket()
-		return nil, true, &net.OpError{Op: "dial", Net: f.network, Addr: tcpAddr(f.raddr), Err: sockErr("setsockopt", err)}
+		return nil, true, newOpError("dial", f.network, nil, tcpAddr(f.raddr), sockErr("setsockopt", err))
 	}
 	f.guard.fd.Store(nil)
 	f.fd = nil
-	return closeWhenUnreachable(&TCPConn{stream: stream{fd}, laddr: &laddr, raddr: f.raddr}, fd), true, nil
+	return newTCPConn(fd, (*tcpEndpoint)(&laddr), f.raddr), true, nil
 }

@@ -21,13 +21,13 @@ func TestDialFallsBack(t *testing.T) {
 	defer ln.Close()
 	f := &dialFuture{network: "tcp", guard: new(dialGuard), port: ln.AddrPort().Port(),
 		addrs: []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")}}
-	r := smol.BlockOn[smol.Result[*TCPConn]](f)
-	if r.Err != nil {
-		t.Fatal(r.Err)
+	c, err := smol.BlockOn(f)
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer r.Value.Close()
-	if r.Value.RemoteAddrPort() != ln.AddrPort() {
-		t.Errorf("connected to %v, want %v", r.Value.RemoteAddrPort(), ln.AddrPort())
+	defer c.Close()
+	if c.RemoteAddrPort() != ln.AddrPort() {
+		t.Errorf("connected to %v, want %v", c.RemoteAddrPort(), ln.AddrPort())
 	}
 }
 
@@ -38,30 +38,12 @@ func TestDroppedDialClosesSocket(t *testing.T) {
 		t.Skip("counts descriptors in /proc/self/fd")
 	}
 	// A listener with a full queue makes connects hang.
-	lc := ListenConfig{Backlog: 1}
-	ln, err := lc.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var fill []net.Conn
-	defer func() {
-		for _, c := range fill {
-			c.Close()
-		}
-	}()
-	for range 4 {
-		c, err := net.DialTimeout("tcp", ln.AddrPort().String(), 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		fill = append(fill, c)
-	}
+	ln := fullListener(t)
 
 	before := openFiles(t)
 	func() {
 		f := Dial("tcp", ln.AddrPort().String())
-		if _, ok := f.Poll(smol.NewContext(smol.NoopWaker)); ok {
+		if _, ok, _ := f.Poll(smol.NewContext(smol.NoopWaker)); ok {
 			t.Skip("the connect completed; cannot leave it hanging here")
 		}
 		if openFiles(t) != before+1 {
@@ -77,6 +59,31 @@ func TestDroppedDialClosesSocket(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// fullListener returns a loopback listener whose queue is full, so that
+// the kernel drops further SYNs and a dial to it hangs. The queue holds
+// backlog+1 connections on Linux; the listener and its queued clients are
+// closed when the test ends.
+func fullListener(t testing.TB) *TCPListener {
+	t.Helper()
+	lc := ListenConfig{Backlog: 1}
+	ln, err := lc.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	for range 4 {
+		c, err := net.DialTimeout("tcp", ln.AddrPort().String(), 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return ln
+}
+
+// FullListener is fullListener for the external tests.
+var FullListener = fullListener
 
 func openFiles(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")

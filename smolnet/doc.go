@@ -8,18 +8,62 @@
 // Poll methods (PollRead, PollWrite, PollAccept, PollReadFrom, ...) follow
 // the root package's poll contract: they return ok == false when the
 // socket is not ready, after arranging for the task's waker to be woken
-// when it may be. They are the building blocks of hand-written futures:
-// one small state machine per connection, as the echo example shows. They
-// allocate nothing on success.
+// when it may be, and otherwise ok == true with their results, err set if
+// the operation failed. They are the building blocks of hand-written
+// futures: one small state machine per connection, as the echo example
+// shows. They allocate nothing on success.
 //
-// Future methods (Read, Write, WriteAll, Accept, Dial, Resolve) wrap the
-// poll methods as [smol.Future] values, ready with a [smol.Result], to
-// compose with the root package's combinators and timers ([smol.Timeout]).
+// Future methods (Read, Write, WriteAll, Accept, ReadFrom, WriteTo) and the
+// functions Dial, DialUnix and Resolve wrap the poll methods as
+// [smol.Future] values, to compose with the root package's combinators
+// and timers. A future is ready with its value (a byte count, a
+// connection, addresses), or fails with the operation's error: [smol.Then]
+// runs its next step only after a success, and [smol.BlockOn] returns the
+// value and the error. WriteAll is ready with len(p), or fails with the
+// error and the count written before it. A socket future wrapped in
+// [smol.Timeout] fails with [smol.ErrTimeout], which matches
+// os.ErrDeadlineExceeded, if the time runs out first.
 //
 // Blocking adapters ([TCPConn.NetConn], [TCPListener.NetListener]) turn a
 // socket into a net.Conn or net.Listener, deadlines included, so that code
 // written for goroutines (bufio, io.Copy, crypto/tls, net/http) runs on it.
 // Each blocking call parks its goroutine in [smol.BlockOn].
+//
+// # Fairness
+//
+// Every poll of a socket spends one unit of the polling task's cooperative
+// budget ([smol.Context.Proceed]). Once the budget is spent, the poll
+// returns pending with the task already woken, and the task goes to the
+// back of its executor's queue: a connection that is always readable, or a
+// listener with a queue that never empties, yields after
+// [smol.DefaultBudget] operations (or the executor's [smol.WithBudget])
+// rather than starving the other tasks. A state machine needs nothing
+// special for this: it returns pending as after any pending poll, and the
+// next poll goes on where it stopped. [smol.BlockOn] and a Context made
+// with [smol.NewContext] have no limit.
+//
+// # Addresses
+//
+// Dial, Listen, ListenUDP and DialUDP take an address "host:port" and
+// resolve it by one set of rules. The port is a number or a service name
+// ("http"), looked up in the system's services database. The host is an
+// IP literal (an IPv4-mapped IPv6 address is taken as IPv4; an IPv6 zone
+// may be an interface name or index), a host name, or empty. An empty host
+// means every local address to Listen and ListenUDP (on "tcp" and "udp",
+// IPv6 and IPv4 together where the system allows it) and the local system
+// to Dial and DialUDP (127.0.0.1, or ::1 on "tcp6" and "udp6"). A network
+// ending in 4 or 6 takes only addresses of that IP version; an address of
+// the other version fails with a *net.AddrError.
+//
+// Addresses that need a lookup (a host name or a service name) are
+// resolved with Go's resolver: by Dial and [Resolve] on the blocking pool
+// ([smol.Unblock]), so no executor goroutine waits on DNS, and by Listen,
+// ListenUDP and DialUDP on the calling goroutine, which blocks: inside a
+// task, give those IP literals, or resolve with [Resolve] first. Dial tries
+// every address of the name, in the resolver's order, one after another
+// (without Happy Eyeballs) until one accepts; DialUDP takes the first;
+// Listen and ListenUDP take the first too, IPv4 first when either version
+// will do, as Go's net does.
 //
 // # Buffers and memory
 //
@@ -27,7 +71,8 @@
 // readability without one, so a server can read every connection into one
 // buffer per executor (or a sync.Pool) and keep only the bytes it still
 // has to write. A connection is a few hundred bytes: the [smol.FD], the
-// addresses, and whatever state machine the program keeps.
+// addresses (an accepted TCP connection shares its local address with
+// its listener), and whatever state machine the program keeps.
 //
 // # Back-pressure and half-close
 //
@@ -47,6 +92,17 @@
 // one held by a task that was canceled when its executor was closed, is
 // closed by the garbage collector, as in Go's net; until then it holds its
 // file descriptor. A socket that a task is waiting on stays reachable.
+//
+// # Task dumps
+//
+// Every socket, listener and dial describes itself with a String method:
+// "tcp 127.0.0.1:5000 <- 127.0.0.1:41234" (the local address, then the
+// peer's), "tcp listener 127.0.0.1:5000", "udp 0.0.0.0:53", "unix
+// /tmp/x.sock", "dial tcp example.com:80". A poll method that returns
+// pending notes its socket and operation with [smol.Context.WaitingOn], so
+// [smol.LocalExecutor.DumpTasks] and [smol.Executor.Tasks] tell what each
+// task waits for: "read tcp 127.0.0.1:5000 <- 127.0.0.1:41234", "accept
+// tcp listener 127.0.0.1:5000".
 //
 // # Errors
 //
@@ -69,13 +125,11 @@
 //
 // # Limits
 //
-// Host names are resolved with net.DefaultResolver on the blocking pool by
-// Dial and Resolve; Listen, ListenUDP and DialUDP resolve them on the
-// calling goroutine, so inside a task give them IP literals. Dial tries a
-// host's addresses one after another, without Happy Eyeballs. A socket
-// has one waiter slot per direction (see [smol.FD]): two tasks reading one
-// socket at once, or writing it at once, displace each other and keep each
-// other busy with wakes until data arrives, so use one reader task and one
-// writer task per socket. (The blocking adapters serialize their callers,
-// as Go's net does, and are not affected.) Linux is tested; macOS and the BSDs build.
+// Any number of tasks may wait on one socket in one direction (see
+// [smol.FD]): the next readiness wakes them all, one of them gets the data
+// or the client, and the others wait again. That is correct but costs a
+// wake and a poll per waiter, and two tasks reading one stream at once
+// interleave what they read, so use one reader task and one writer task
+// per connection. (The blocking adapters serialize their callers, as Go's
+// net does.) Linux is tested; macOS and the BSDs build.
 package smolnet

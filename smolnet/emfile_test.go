@@ -203,7 +203,7 @@ func emfileChild() int {
 	}
 	ex := smol.NewLocalExecutor()
 	srv := &childServer{ex: ex, ln: ln, buf: make([]byte, 4096), total: emfileClients}
-	smol.SpawnOn[struct{}](ex, smol.Ready(struct{}{})) // warm up the executor
+	smol.SpawnOn(ex, smol.Ready(struct{}{})) // warm up the executor
 
 	// Leave room for only a few more descriptors: the limit is set just
 	// above the emfileRoom-th free descriptor number. (Inherited
@@ -251,7 +251,7 @@ type childServer struct {
 	self     smol.Waker
 }
 
-func (s *childServer) Poll(cx *smol.Context) (struct{}, bool) {
+func (s *childServer) Poll(cx *smol.Context) (struct{}, bool, error) {
 	s.self = cx.Waker()
 	for s.accepted < s.total {
 		c, ok, err := s.ln.PollAccept(cx)
@@ -260,14 +260,14 @@ func (s *childServer) Poll(cx *smol.Context) (struct{}, bool) {
 		}
 		if err != nil {
 			fmt.Printf("error %s\n", strings.ReplaceAll(err.Error(), " ", "_"))
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		s.accepted++
 		s.open++
 		fmt.Printf("accepted %d\n", s.accepted)
-		smol.SpawnOn[struct{}](s.ex, &echoConn{c: &countedConn{c, s}, srv: s}).Detach()
+		smol.SpawnOn(s.ex, &echoConn{c: &countedConn{c, s}, srv: s}).Detach()
 	}
-	return struct{}{}, s.accepted == s.total && s.open == 0
+	return struct{}{}, s.accepted == s.total && s.open == 0, nil
 }
 
 func (s *childServer) noteErr(err error) {

@@ -26,28 +26,28 @@ type upper struct {
 	done bool
 }
 
-func (u *upper) Poll(cx *smol.Context) (struct{}, bool) {
+func (u *upper) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		// Write what is pending first.
 		for len(u.out) > 0 {
 			n, ok, err := u.c.PollWrite(cx, u.out)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			if err != nil {
 				u.c.Close()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			u.out = u.out[n:]
 		}
 		if u.done {
 			u.c.Close()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		// Then read more.
 		n, ok, err := u.c.PollRead(cx, u.buf[:])
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err != nil { // io.EOF after the client's CloseWrite, or a real error
 			u.done = true
@@ -71,54 +71,53 @@ func Example() {
 	defer ln.Close()
 
 	// The server: accept forever, one task per connection.
-	smol.SpawnOn[struct{}](ex, smol.PollFn[struct{}](func(cx *smol.Context) (struct{}, bool) {
+	smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
 		for {
 			c, ok, err := ln.PollAccept(cx)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			if err != nil {
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
-			smol.SpawnOn[struct{}](ex, &upper{c: c}).Detach()
+			smol.SpawnOn(ex, &upper{c: c}).Detach()
 		}
 	})).Detach()
 
-	// The client: dial, write, half-close, read the answer to EOF.
-	var answer []byte
-	client := smol.Then(smolnet.Dial("tcp", ln.AddrPort().String()), func(r smol.Result[*smolnet.TCPConn]) smol.Future[error] {
-		if r.Err != nil {
-			return smol.Ready(r.Err)
-		}
-		c := r.Value
-		return smol.Then(c.WriteAll([]byte("hello, smol")), func(err error) smol.Future[error] {
-			if err == nil {
-				err = c.CloseWrite()
+	// The client: dial, write, half-close, read the answer to EOF. Each
+	// step runs only if the one before succeeded; the first error fails
+	// the whole chain.
+	client := smol.Then(smolnet.Dial("tcp", ln.AddrPort().String()), func(c *smolnet.TCPConn) smol.Future[[]byte] {
+		return smol.Then(c.WriteAll([]byte("hello, smol")), func(int) smol.Future[[]byte] {
+			if err := c.CloseWrite(); err != nil {
+				c.Close()
+				return smol.Failed[[]byte](err)
 			}
-			if err != nil {
-				return smol.Ready(err)
-			}
+			var answer []byte
 			buf := make([]byte, 64)
-			return smol.PollFn[error](func(cx *smol.Context) (error, bool) {
+			return smol.PollFn(func(cx *smol.Context) ([]byte, bool, error) {
 				for {
 					n, ok, err := c.PollRead(cx, buf)
 					if !ok {
-						return nil, false
+						return nil, false, nil
 					}
 					answer = append(answer, buf[:n]...)
+					if err == io.EOF {
+						c.Close()
+						return answer, true, nil
+					}
 					if err != nil {
 						c.Close()
-						if err == io.EOF {
-							err = nil
-						}
-						return err, true
+						return nil, true, err
 					}
 				}
 			})
 		})
 	})
-	if err, _ := smol.Run(ex, client); err != nil {
+	answer, err := smol.Run(ex, client)
+	if err != nil {
 		fmt.Println(err)
+		return
 	}
 	fmt.Printf("%s\n", answer)
 	// Output: HELLO, SMOL
@@ -130,22 +129,23 @@ func ExampleDial() {
 	addr := ln.AddrPort().String()
 	ln.Close() // nobody listens there any more
 
-	r := smol.BlockOn(smolnet.Dial("tcp", addr))
+	_, err := smol.BlockOn(smolnet.Dial("tcp", addr))
 	var oe *net.OpError
-	fmt.Println(errors.As(r.Err, &oe), oe.Op, errors.Is(r.Err, syscall.ECONNREFUSED))
+	fmt.Println(errors.As(err, &oe), oe.Op, errors.Is(err, syscall.ECONNREFUSED))
 	// Output: true dial true
 }
 
-// A timeout composes with any future: here a read that would wait forever.
+// A timeout composes with any future: here a read that would wait forever
+// fails with smol.ErrTimeout, which matches os.ErrDeadlineExceeded.
 func ExampleTCPConn_Read() {
 	ln, _ := smolnet.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
-	c := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String())).Value
+	c, _ := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String()))
 	defer c.Close()
 
-	r := smol.BlockOn(smol.Timeout(c.Read(make([]byte, 10)), 20*time.Millisecond))
-	fmt.Println(errors.Is(r.Err, os.ErrDeadlineExceeded))
-	// Output: true
+	_, err := smol.BlockOn(smol.Timeout(c.Read(make([]byte, 10)), 20*time.Millisecond))
+	fmt.Println(err == smol.ErrTimeout, errors.Is(err, os.ErrDeadlineExceeded))
+	// Output: true true
 }
 
 // Goroutine code runs on the blocking adapters: here bufio on a NetConn.
@@ -155,18 +155,22 @@ func ExampleTCPConn_NetConn() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		a := smol.BlockOn(ln.Accept())
-		if a.Err != nil {
+		s, err := smol.BlockOn(ln.Accept())
+		if err != nil {
 			return
 		}
-		conn := a.Value.NetConn()
+		conn := s.NetConn()
 		defer conn.Close()
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		line, _ := bufio.NewReader(conn).ReadString('\n')
 		fmt.Fprintf(conn, "you said %s", line)
 	}()
 
-	c := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String())).Value
+	c, err := smol.BlockOn(smolnet.Dial("tcp", ln.AddrPort().String()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	conn := c.NetConn()
 	defer conn.Close()
 	fmt.Fprintln(conn, "hi")
@@ -205,8 +209,8 @@ func ExampleListenUDP() {
 
 	smol.BlockOn(a.WriteTo([]byte("ping"), b.LocalAddrPort()))
 	buf := make([]byte, 16)
-	r := smol.BlockOn(b.ReadFrom(buf))
-	fmt.Println(string(buf[:r.Value.N]), r.Value.Addr == a.LocalAddrPort())
+	r, _ := smol.BlockOn(b.ReadFrom(buf))
+	fmt.Println(string(buf[:r.N]), r.Addr == a.LocalAddrPort())
 	// Output: ping true
 }
 
@@ -217,22 +221,25 @@ func ExampleListenUnix() {
 	defer ln.Close()
 
 	accepted := make(chan *smolnet.UnixConn, 1)
-	go func() { accepted <- smol.BlockOn(ln.Accept()).Value }()
-	c := smol.BlockOn(smolnet.DialUnix(filepath.Join(dir, "sock"))).Value
+	go func() {
+		s, _ := smol.BlockOn(ln.Accept())
+		accepted <- s
+	}()
+	c, _ := smol.BlockOn(smolnet.DialUnix(filepath.Join(dir, "sock")))
 	defer c.Close()
 	s := <-accepted
 	defer s.Close()
 
 	smol.BlockOn(c.WriteAll([]byte("over a unix socket")))
 	buf := make([]byte, 64)
-	r := smol.BlockOn(s.Read(buf))
-	fmt.Println(string(buf[:r.Value]))
+	n, _ := smol.BlockOn(s.Read(buf))
+	fmt.Println(string(buf[:n]))
 	// Output: over a unix socket
 }
 
 // IP literals resolve inline; host names go to the blocking pool.
 func ExampleResolve() {
-	r := smol.BlockOn(smolnet.Resolve("::ffff:192.0.2.1"))
-	fmt.Println(r.Value, r.Err)
+	ips, err := smol.BlockOn(smolnet.Resolve("::ffff:192.0.2.1"))
+	fmt.Println(ips, err)
 	// Output: [192.0.2.1] <nil>
 }

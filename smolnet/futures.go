@@ -23,10 +23,7 @@ type readFuture struct {
 }
 
 // Poll is one PollRead.
-func (f readFuture) Poll(cx *smol.Context) (smol.Result[int], bool) {
-	n, ok, err := f.r.PollRead(cx, f.p)
-	return smol.Result[int]{Value: n, Err: err}, ok
-}
+func (f readFuture) Poll(cx *smol.Context) (int, bool, error) { return f.r.PollRead(cx, f.p) }
 
 type writeFuture struct {
 	w pollWriter
@@ -34,39 +31,35 @@ type writeFuture struct {
 }
 
 // Poll is one PollWrite.
-func (f writeFuture) Poll(cx *smol.Context) (smol.Result[int], bool) {
-	n, ok, err := f.w.PollWrite(cx, f.p)
-	return smol.Result[int]{Value: n, Err: err}, ok
-}
+func (f writeFuture) Poll(cx *smol.Context) (int, bool, error) { return f.w.PollWrite(cx, f.p) }
 
-// writeAllFuture writes until p is empty; p shrinks as it goes.
+// writeAllFuture writes until p is empty; n counts what was written.
 type writeAllFuture struct {
 	w pollWriter
 	p []byte
+	n int
 }
 
-// Poll writes until p is written, the socket is full, or an error.
-func (f *writeAllFuture) Poll(cx *smol.Context) (error, bool) {
-	for len(f.p) > 0 {
-		n, ok, err := f.w.PollWrite(cx, f.p)
+// Poll writes until p is written, the socket is full, or an error; it is
+// ready with the count written, which is short only with an error.
+func (f *writeAllFuture) Poll(cx *smol.Context) (int, bool, error) {
+	for f.n < len(f.p) {
+		n, ok, err := f.w.PollWrite(cx, f.p[f.n:])
 		if !ok {
-			return nil, false
+			return 0, false, nil
 		}
+		f.n += n
 		if err != nil {
-			return err, true
+			return f.n, true, err
 		}
-		f.p = f.p[n:]
 	}
-	return nil, true
+	return f.n, true, nil
 }
 
 type acceptFuture[C any] struct{ l acceptor[C] }
 
 // Poll is one PollAccept.
-func (f acceptFuture[C]) Poll(cx *smol.Context) (smol.Result[C], bool) {
-	c, ok, err := f.l.PollAccept(cx)
-	return smol.Result[C]{Value: c, Err: err}, ok
-}
+func (f acceptFuture[C]) Poll(cx *smol.Context) (C, bool, error) { return f.l.PollAccept(cx) }
 
 // From is what a datagram read returns: the byte count and the sender's
 // address (a netip.AddrPort for UDP, a path for Unix datagram sockets).
@@ -83,9 +76,9 @@ type readFromFuture[A any] struct {
 }
 
 // Poll is one PollReadFrom.
-func (f readFromFuture[A]) Poll(cx *smol.Context) (smol.Result[From[A]], bool) {
+func (f readFromFuture[A]) Poll(cx *smol.Context) (From[A], bool, error) {
 	n, a, ok, err := f.r.PollReadFrom(cx, f.p)
-	return smol.Result[From[A]]{Value: From[A]{n, a}, Err: err}, ok
+	return From[A]{n, a}, ok, err
 }
 
 type writeToFuture[A any] struct {
@@ -97,7 +90,6 @@ type writeToFuture[A any] struct {
 }
 
 // Poll is one PollWriteTo.
-func (f writeToFuture[A]) Poll(cx *smol.Context) (smol.Result[int], bool) {
-	n, ok, err := f.w.PollWriteTo(cx, f.p, f.to)
-	return smol.Result[int]{Value: n, Err: err}, ok
+func (f writeToFuture[A]) Poll(cx *smol.Context) (int, bool, error) {
+	return f.w.PollWriteTo(cx, f.p, f.to)
 }

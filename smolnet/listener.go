@@ -1,6 +1,7 @@
 package smolnet
 
 import (
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -42,9 +43,10 @@ const (
 	maxBackoff = 100 * time.Millisecond
 )
 
-// listener is what TCP and Unix listeners share: the socket and the
-// back-off that keeps accept from spinning when the process runs out of
-// file descriptors.
+// listener is the core of a listening socket, TCP or Unix, as [conn] is
+// of a connection: the socket, its address, the accept loop with its
+// back-off, and the methods that do not depend on the network.
+// [TCPListener] and [UnixListener] embed it.
 //
 // Why a timer. At EMFILE the pending connection stays in the kernel's
 // queue, but the edge that announced it has been consumed: the socket will
@@ -55,32 +57,43 @@ const (
 // takes the queued clients in order and none is dropped. This differs from
 // Go's net, which returns EMFILE to the caller and leaves the retry policy
 // to it (net/http sleeps 5 ms doubling to 1 s).
-type listener struct {
+type listener[A endpoint] struct {
 	fd        *smol.FD
+	network   string // as given to Listen: "tcp4" names its errors so
+	addr      A
 	onBackoff func(error, time.Duration)
 	bo        backoff
 }
 
-// pollAccept accepts one connection; errors are raw (errno or
-// os.ErrClosed), for the caller to wrap.
-func (l *listener) pollAccept(cx *smol.Context) (nfd int, sa unix.Sockaddr, ok bool, err error) {
+// pollAccept accepts one connection and registers it with the reactor,
+// running setup first on the bare descriptor, which no one else can see
+// yet. It returns the connection's FD and the peer's socket address;
+// errors are *net.OpError values with Op "accept".
+func (l *listener[A]) pollAccept(cx *smol.Context, setup func(s int) error) (fd *smol.FD, peer unix.Sockaddr, ok bool, err error) {
 	for {
 		// While backing off, wait for the timer, not for readability.
 		if l.bo.wait(cx) {
-			return -1, nil, false, nil
+			cx.WaitingOn(l, smol.WaitAccept)
+			return nil, nil, false, nil
 		}
-		nfd, ok, err = l.fd.PollReadWith(cx, func(s int) (int, error) {
-			n, a, e := sysAccept(s)
-			sa = a
+		nfd, ok, err := l.fd.PollReadWith(cx, func(s int) (int, error) {
+			n, sa, e := sysAccept(s)
+			peer = sa
 			return n, e
 		})
 		if !ok {
-			return -1, nil, false, nil
+			cx.WaitingOn(l, smol.WaitAccept)
+			return nil, nil, false, nil
 		}
 		switch err {
 		case nil:
 			l.bo.succeeded()
-			return nfd, sa, true, nil
+			fd, err := register(nfd, setup)
+			if err != nil {
+				return nil, nil, true, l.opErr("accept", err)
+			}
+			fd.SetStream() // a byte stream: see smol.FD.SetStream
+			return fd, peer, true, nil
 		case unix.ECONNABORTED:
 			// The client gave up while queued; take the next one.
 			continue
@@ -93,16 +106,48 @@ func (l *listener) pollAccept(cx *smol.Context) (nfd int, sa unix.Sockaddr, ok b
 			}
 			continue
 		}
-		return -1, nil, true, err
+		return nil, nil, true, l.opErr("accept", sockErr("accept", err))
 	}
 }
 
-// close closes the socket and releases tasks waiting on the back-off
-// timer, whose next attempt then fails with os.ErrClosed.
-func (l *listener) close() error {
+// Addr returns the address the listener is bound to: a *net.TCPAddr for
+// a TCP listener, a *net.UnixAddr for a Unix one.
+func (l *listener[A]) Addr() net.Addr { return l.addr.netAddr() }
+
+// Close stops listening. Tasks waiting to accept are woken and get an
+// error matching net.ErrClosed, as do later calls; clients still queued
+// are refused. A Unix listener's socket file is removed. Closing twice
+// returns an error matching net.ErrClosed.
+func (l *listener[A]) Close() error {
 	err := l.fd.Close()
+	// Release the tasks waiting on the back-off timer too: their next
+	// attempt fails with net.ErrClosed.
 	l.bo.close()
-	return err
+	if err != nil {
+		return l.opErr("close", sockErr("close", err))
+	}
+	l.addr.release()
+	return nil
+}
+
+// String describes the listener for task dumps: "tcp listener
+// 127.0.0.1:5000", "unix listener /tmp/x.sock". It is safe to call from
+// any goroutine.
+func (l *listener[A]) String() string { return l.network + " listener " + l.addr.String() }
+
+// opErr is the error of a failed operation on the listener, which names
+// its address.
+func (l *listener[A]) opErr(op string, err error) error {
+	return newOpError(op, l.network, nil, l.addr.netAddr(), err)
+}
+
+// listen makes the bound stream socket s listen, with lc's backlog.
+func (lc *ListenConfig) listen(s int) error {
+	backlog := lc.Backlog
+	if backlog <= 0 {
+		backlog = defaultBacklog()
+	}
+	return sockErr("listen", unix.Listen(s, backlog))
 }
 
 // backoff is the accept retry timer. Its state is guarded by mu. The timer
@@ -126,7 +171,7 @@ func (b *backoff) wait(cx *smol.Context) bool {
 	if !b.active {
 		return false
 	}
-	if _, fired := b.timer.Poll(b.cx); fired {
+	if _, fired, _ := b.timer.Poll(b.cx); fired {
 		b.active = false
 		return false
 	}

@@ -43,7 +43,7 @@ func TestIdleConnHeap(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Let every echo task run once and park on its socket.
-	smol.BlockOn(smol.SpawnOn[struct{}](ex, smol.Ready(struct{}{})))
+	smol.BlockOn(smol.SpawnOn(ex, smol.Ready(struct{}{})))
 	after := heapInUse()
 	per := float64(after-before) / conns
 	t.Logf("Go heap per idle server connection: %.0f B", per)
@@ -86,7 +86,7 @@ func TestCanceledTaskClosesSocket(t *testing.T) {
 		// Accept them all into echo tasks, then close the executor with
 		// the tasks waiting to read.
 		s := &echoServer[*smolnet.TCPConn]{ex: ex, ln: ln, buf: make([]byte, 1024)}
-		task := smol.SpawnOn[struct{}](ex, s)
+		task := smol.SpawnOn(ex, s)
 		for s.Accepted() < n {
 			ex.TryTick()
 		}

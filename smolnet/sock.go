@@ -34,6 +34,99 @@ func sockErr(call string, err error) error {
 	return err
 }
 
+// newOpError is the error of every failed operation of the package, built
+// in this one place as Go's net builds it: the operation, the network, the
+// local address (Source, nil for listeners and dials) and the address the
+// operation was aimed at, and the cause.
+func newOpError(op, network string, source, addr net.Addr, err error) error {
+	return &net.OpError{Op: op, Net: network, Source: source, Addr: addr, Err: err}
+}
+
+// register hands the descriptor s to the reactor, first running setup on
+// it (options, bind, listen, getsockname: whatever must be done before
+// anyone else can see the socket). It takes ownership of s: on failure s
+// is closed, so that a half-built socket is closed in this one place,
+// whatever step failed. setup's errors are returned as they are.
+func register(s int, setup func(s int) error) (fd *smol.FD, err error) {
+	defer func() {
+		if err != nil {
+			unix.Close(s)
+		}
+	}()
+	if setup != nil {
+		if err := setup(s); err != nil {
+			return nil, err
+		}
+	}
+	return smol.NewFD(s)
+}
+
+// newSocket creates a non-blocking, close-on-exec socket and registers it;
+// see register.
+func newSocket(family, typ int, setup func(s int) error) (*smol.FD, error) {
+	s, err := sysSocket(family, typ)
+	if err != nil {
+		return nil, sockErr("socket", err)
+	}
+	return register(s, setup)
+}
+
+// connect creates a stream socket of family, registers it, and starts
+// connecting it to sa. Registering first means the edge that ends the
+// connect cannot be missed. connected reports a connect that completed at
+// once; otherwise pollConnect waits for the outcome. On error no socket is
+// left open.
+func connect(family int, sa unix.Sockaddr) (fd *smol.FD, connected bool, err error) {
+	fd, err = newSocket(family, unix.SOCK_STREAM, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	fd.SetStream() // a byte stream: see smol.FD.SetStream
+	switch err := control(fd, func(s int) error { return unix.Connect(s, sa) }); err {
+	case nil:
+		return fd, true, nil
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		return fd, false, nil
+	default:
+		fd.Close()
+		return nil, false, sockErr("connect", err)
+	}
+}
+
+// pollConnect waits for a connect in progress on fd to finish. It is
+// ready with nil once connected, or with the connect's error (from
+// SO_ERROR).
+func pollConnect(cx *smol.Context, fd *smol.FD) (ok bool, err error) {
+	ok, err = fd.PollWritable(cx)
+	if !ok {
+		return false, nil
+	}
+	if err == nil {
+		err = control(fd, func(s int) error {
+			soerr, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+			return err
+		})
+	}
+	return true, sockErr("connect", err)
+}
+
+// pollRecvFrom receives one datagram into p, for the datagram sockets:
+// its length and its sender. Errors are raw.
+func pollRecvFrom(cx *smol.Context, fd *smol.FD, p []byte) (n int, from unix.Sockaddr, ok bool, err error) {
+	n, ok, err = fd.PollReadWith(cx, func(s int) (int, error) {
+		n, sa, err := unix.Recvfrom(s, p, 0)
+		from = sa
+		return n, err
+	})
+	return n, from, ok, err
+}
+
+// shutdownWrite shuts down the sending side of the socket s.
+func shutdownWrite(s int) error { return unix.Shutdown(s, unix.SHUT_WR) }
+
 // setsockoptInt sets an integer socket option on an open FD.
 func setsockoptInt(fd *smol.FD, level, opt, v int) error {
 	return control(fd, func(s int) error { return unix.SetsockoptInt(s, level, opt, v) })
@@ -162,11 +255,3 @@ func closeWhenUnreachable[T any](owner *T, fd *smol.FD) *T {
 }
 
 func closeFD(fd *smol.FD) { fd.Close() }
-
-// closeOnError closes s if *err is set, for the error paths of functions
-// that build a socket in several steps.
-func closeOnError(s int, err *error) {
-	if *err != nil {
-		unix.Close(s)
-	}
-}

@@ -26,22 +26,17 @@ type UDPConn struct {
 // on the calling goroutine, which blocks. Errors are *net.OpError values
 // with Op "listen".
 func ListenUDP(network, address string) (*UDPConn, error) {
-	fail := func(addr net.Addr, err error) (*UDPConn, error) {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: addr, Err: err}
-	}
-	ver, err := ipNetwork(network, "udp")
+	ap, err := resolveListen(network, "udp", address)
 	if err != nil {
-		return fail(nil, err)
+		return nil, newOpError("listen", network, nil, nil, err)
 	}
-	ap, err := listenAddr(network, ver, address)
+	c := &UDPConn{network: network}
+	fd, err := listenIP(unix.SOCK_DGRAM, ap, nil, c.bound)
 	if err != nil {
-		return fail(nil, err)
+		return nil, newOpError("listen", network, nil, udpAddr(ap.AddrPort), err)
 	}
-	s, err := listenIP(unix.SOCK_DGRAM, ver, ap, nil)
-	if err != nil {
-		return fail(udpAddr(ap), err)
-	}
-	return newUDPConn(s, network, netip.AddrPort{}, func(err error) (*UDPConn, error) { return fail(udpAddr(ap), err) })
+	c.fd = fd
+	return closeWhenUnreachable(c, fd), nil
 }
 
 // DialUDP opens a UDP socket on network "udp", "udp4" or "udp6" connected
@@ -51,72 +46,58 @@ func ListenUDP(network, address string) (*UDPConn, error) {
 // IP literal, or [Resolve] first, inside a task). Errors are *net.OpError
 // values with Op "dial".
 func DialUDP(network, address string) (*UDPConn, error) {
-	fail := func(addr net.Addr, err error) (*UDPConn, error) {
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
-	}
-	ver, err := ipNetwork(network, "udp")
+	spec, err := parseAddr(network, "udp", address)
 	if err != nil {
-		return fail(nil, err)
+		return nil, newOpError("dial", network, nil, nil, err)
 	}
-	host, service, err := net.SplitHostPort(address)
+	t, err := spec.resolve(false)
 	if err != nil {
-		return fail(nil, err)
+		return nil, newOpError("dial", network, nil, nil, err)
 	}
-	t := resolveTarget(network, ver, host, service)
-	if t.err != nil {
-		return fail(nil, t.err)
-	}
-	raddr := netip.AddrPortFrom(t.addrs[0], t.port)
+	c := &UDPConn{network: network, raddr: t.first()}
 	family := unix.AF_INET
-	if raddr.Addr().Is6() {
+	if c.raddr.Addr().Is6() {
 		family = unix.AF_INET6
 	}
-	s, err := sysSocket(family, unix.SOCK_DGRAM)
+	fd, err := newSocket(family, unix.SOCK_DGRAM, func(s int) error {
+		sa, err := addrPortToSockaddr(family, c.raddr)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(s, sa); err != nil {
+			return sockErr("connect", err)
+		}
+		return c.bound(s)
+	})
 	if err != nil {
-		return fail(udpAddr(raddr), sockErr("socket", err))
+		return nil, newOpError("dial", network, nil, udpAddr(c.raddr), err)
 	}
-	sa, err := addrPortToSockaddr(family, raddr)
-	if err == nil {
-		err = sockErr("connect", unix.Connect(s, sa))
-	}
-	if err != nil {
-		unix.Close(s)
-		return fail(udpAddr(raddr), err)
-	}
-	return newUDPConn(s, network, raddr, func(err error) (*UDPConn, error) { return fail(udpAddr(raddr), err) })
+	c.fd = fd
+	return closeWhenUnreachable(c, fd), nil
 }
 
-// newUDPConn registers a bound or connected socket with the reactor.
-func newUDPConn(s int, network string, raddr netip.AddrPort, fail func(error) (*UDPConn, error)) (*UDPConn, error) {
+// bound records the local address and family of the bound or connected
+// socket s.
+func (c *UDPConn) bound(s int) error {
 	sa, err := unix.Getsockname(s)
 	if err != nil {
-		unix.Close(s)
-		return fail(sockErr("getsockname", err))
+		return sockErr("getsockname", err)
 	}
-	family := unix.AF_INET
+	c.family = unix.AF_INET
 	if _, is6 := sa.(*unix.SockaddrInet6); is6 {
-		family = unix.AF_INET6
+		c.family = unix.AF_INET6
 	}
-	laddr := sockaddrToAddrPort(sa)
-	fd, err := smol.NewFD(s)
-	if err != nil {
-		unix.Close(s)
-		return fail(err)
-	}
-	return closeWhenUnreachable(&UDPConn{fd: fd, family: family, network: network, laddr: laddr, raddr: raddr}, fd), nil
+	c.laddr = sockaddrToAddrPort(sa)
+	return nil
 }
 
 // PollReadFrom receives one datagram into p, returning its length and its
 // sender. A datagram longer than p is truncated to len(p). It is pending
 // while none is queued.
 func (c *UDPConn) PollReadFrom(cx *smol.Context, p []byte) (n int, from netip.AddrPort, ok bool, err error) {
-	var sa unix.Sockaddr
-	n, ok, err = c.fd.PollReadWith(cx, func(s int) (int, error) {
-		n, a, err := unix.Recvfrom(s, p, 0)
-		sa = a
-		return n, err
-	})
+	n, sa, ok, err := pollRecvFrom(cx, c.fd, p)
 	if !ok {
+		cx.WaitingOn(c, smol.WaitRead)
 		return 0, netip.AddrPort{}, false, nil
 	}
 	if err != nil {
@@ -135,6 +116,7 @@ func (c *UDPConn) PollWriteTo(cx *smol.Context, p []byte, to netip.AddrPort) (n 
 	}
 	_, ok, err = c.fd.PollWriteWith(cx, func(s int) (int, error) { return 0, sysSendto(s, p, sa) })
 	if !ok {
+		cx.WaitingOn(c, smol.WaitWrite)
 		return 0, false, nil
 	}
 	if err != nil {
@@ -147,7 +129,10 @@ func (c *UDPConn) PollWriteTo(cx *smol.Context, p []byte, to netip.AddrPort) (n 
 // PollReadFrom.
 func (c *UDPConn) PollRead(cx *smol.Context, p []byte) (n int, ok bool, err error) {
 	n, ok, err = c.fd.PollRead(cx, p)
-	if ok && err != nil {
+	switch {
+	case !ok:
+		cx.WaitingOn(c, smol.WaitRead)
+	case err != nil:
 		err = c.opErr("read", c.raddr, sockErr("read", err))
 	}
 	return n, ok, err
@@ -163,27 +148,30 @@ func (c *UDPConn) PollWrite(cx *smol.Context, p []byte) (n int, ok bool, err err
 		}
 		return sysSend(s, p)
 	})
-	if ok && err != nil {
+	switch {
+	case !ok:
+		cx.WaitingOn(c, smol.WaitWrite)
+	case err != nil:
 		err = c.opErr("write", c.raddr, sockErr("write", err))
 	}
 	return n, ok, err
 }
 
 // ReadFrom returns a future of one datagram read into p.
-func (c *UDPConn) ReadFrom(p []byte) smol.Future[smol.Result[From[netip.AddrPort]]] {
+func (c *UDPConn) ReadFrom(p []byte) smol.Future[From[netip.AddrPort]] {
 	return readFromFuture[netip.AddrPort]{c, p}
 }
 
 // WriteTo returns a future that sends p to to.
-func (c *UDPConn) WriteTo(p []byte, to netip.AddrPort) smol.Future[smol.Result[int]] {
+func (c *UDPConn) WriteTo(p []byte, to netip.AddrPort) smol.Future[int] {
 	return writeToFuture[netip.AddrPort]{c, p, to}
 }
 
 // Read returns a future of one datagram read from the connected peer.
-func (c *UDPConn) Read(p []byte) smol.Future[smol.Result[int]] { return readFuture{c, p} }
+func (c *UDPConn) Read(p []byte) smol.Future[int] { return readFuture{c, p} }
 
 // Write returns a future that sends p to the connected peer.
-func (c *UDPConn) Write(p []byte) smol.Future[smol.Result[int]] { return writeFuture{c, p} }
+func (c *UDPConn) Write(p []byte) smol.Future[int] { return writeFuture{c, p} }
 
 // LocalAddr returns the bound address, a *net.UDPAddr.
 func (c *UDPConn) LocalAddr() net.Addr { return udpAddr(c.laddr) }
@@ -203,6 +191,12 @@ func (c *UDPConn) Close() error {
 	return nil
 }
 
+// String describes the socket for task dumps: the network, the bound
+// address and, if it is connected, "<-" and the peer's: "udp 0.0.0.0:53".
+func (c *UDPConn) String() string {
+	return describe(c.network, addrPortString(c.laddr), addrPortString(c.raddr))
+}
+
 func (c *UDPConn) opErr(op string, addr netip.AddrPort, err error) error {
-	return &net.OpError{Op: op, Net: c.network, Source: udpAddr(c.laddr), Addr: udpAddr(addr), Err: err}
+	return newOpError(op, c.network, udpAddr(c.laddr), udpAddr(addr), err)
 }

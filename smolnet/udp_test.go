@@ -28,13 +28,13 @@ func TestUDP(t *testing.T) {
 	buf := make([]byte, 100)
 	for i := range 10 {
 		msg := []byte{'d', byte(i)}
-		w := smol.BlockOn(a.WriteTo(msg, b.LocalAddrPort()))
-		if w.Err != nil || w.Value != len(msg) {
-			t.Fatalf("WriteTo: %d, %v", w.Value, w.Err)
+		n, err := smol.BlockOn(a.WriteTo(msg, b.LocalAddrPort()))
+		if err != nil || n != len(msg) {
+			t.Fatalf("WriteTo: %d, %v", n, err)
 		}
-		r := smol.BlockOn(b.ReadFrom(buf))
-		if r.Err != nil || !bytes.Equal(buf[:r.Value.N], msg) || r.Value.Addr != a.LocalAddrPort() {
-			t.Fatalf("ReadFrom: %q from %v, %v", buf[:r.Value.N], r.Value.Addr, r.Err)
+		r, err := smol.BlockOn(b.ReadFrom(buf))
+		if err != nil || !bytes.Equal(buf[:r.N], msg) || r.Addr != a.LocalAddrPort() {
+			t.Fatalf("ReadFrom: %q from %v, %v", buf[:r.N], r.Addr, err)
 		}
 	}
 
@@ -47,19 +47,19 @@ func TestUDP(t *testing.T) {
 	if c.RemoteAddr().String() != b.LocalAddrPort().String() {
 		t.Errorf("RemoteAddr = %v", c.RemoteAddr())
 	}
-	if w := smol.BlockOn(c.Write([]byte("hello"))); w.Err != nil {
-		t.Fatal(w.Err)
+	if _, err := smol.BlockOn(c.Write([]byte("hello"))); err != nil {
+		t.Fatal(err)
 	}
-	r := smol.BlockOn(b.ReadFrom(buf))
-	if string(buf[:r.Value.N]) != "hello" || r.Value.Addr != c.LocalAddrPort() {
-		t.Fatalf("got %q from %v", buf[:r.Value.N], r.Value.Addr)
+	r, err := smol.BlockOn(b.ReadFrom(buf))
+	if err != nil || string(buf[:r.N]) != "hello" || r.Addr != c.LocalAddrPort() {
+		t.Fatalf("got %q from %v, %v", buf[:r.N], r.Addr, err)
 	}
-	if w := smol.BlockOn(b.WriteTo([]byte("back"), r.Value.Addr)); w.Err != nil {
-		t.Fatal(w.Err)
+	if _, err := smol.BlockOn(b.WriteTo([]byte("back"), r.Addr)); err != nil {
+		t.Fatal(err)
 	}
-	rr := smol.BlockOn(c.Read(buf))
-	if rr.Err != nil || string(buf[:rr.Value]) != "back" {
-		t.Fatalf("connected read: %q, %v", buf[:rr.Value], rr.Err)
+	n, err := smol.BlockOn(c.Read(buf))
+	if err != nil || string(buf[:n]) != "back" {
+		t.Fatalf("connected read: %q, %v", buf[:n], err)
 	}
 }
 
@@ -78,8 +78,8 @@ func TestUDPRefused(t *testing.T) {
 	}
 	defer c.Close()
 	smol.BlockOn(c.Write([]byte("anyone?")))
-	r := smol.BlockOn(c.Read(make([]byte, 10)))
-	wantOpError(t, r.Err, "read", syscall.ECONNREFUSED)
+	_, err = smol.BlockOn(c.Read(make([]byte, 10)))
+	wantOpError(t, err, "read", syscall.ECONNREFUSED)
 }
 
 func TestUDPErrors(t *testing.T) {
@@ -92,13 +92,13 @@ func TestUDPErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := smol.BlockOn(c.WriteTo([]byte("x"), netip.MustParseAddrPort("[::1]:9")))
-	wantOpError(t, w.Err, "write", nil)
+	_, err = smol.BlockOn(c.WriteTo([]byte("x"), netip.MustParseAddrPort("[::1]:9")))
+	wantOpError(t, err, "write", nil)
 	c.Close()
-	r := smol.BlockOn(c.ReadFrom(make([]byte, 1)))
-	wantOpError(t, r.Err, "read", net.ErrClosed)
+	_, err = smol.BlockOn(c.ReadFrom(make([]byte, 1)))
+	wantOpError(t, err, "read", net.ErrClosed)
 	wantOpError(t, c.Close(), "close", net.ErrClosed)
-	if !errors.Is(smol.BlockOn(c.WriteTo([]byte("x"), netip.MustParseAddrPort("127.0.0.1:9"))).Err, net.ErrClosed) {
+	if _, err := smol.BlockOn(c.WriteTo([]byte("x"), netip.MustParseAddrPort("127.0.0.1:9"))); !errors.Is(err, net.ErrClosed) {
 		t.Error("WriteTo on a closed socket does not match net.ErrClosed")
 	}
 }
@@ -118,14 +118,14 @@ func TestUDPDualStack(t *testing.T) {
 	defer c.Close()
 	smol.BlockOn(c.Write([]byte("v4")))
 	buf := make([]byte, 10)
-	r := smol.BlockOn(s.ReadFrom(buf))
-	if r.Err != nil || !r.Value.Addr.Addr().Is4() {
-		t.Fatalf("ReadFrom: %v from %v", r.Err, r.Value.Addr)
+	r, err := smol.BlockOn(s.ReadFrom(buf))
+	if err != nil || !r.Addr.Addr().Is4() {
+		t.Fatalf("ReadFrom: %v from %v", err, r.Addr)
 	}
-	if w := smol.BlockOn(s.WriteTo([]byte("ok"), r.Value.Addr)); w.Err != nil {
-		t.Fatal(w.Err)
+	if _, err := smol.BlockOn(s.WriteTo([]byte("ok"), r.Addr)); err != nil {
+		t.Fatal(err)
 	}
-	if rr := smol.BlockOn(c.Read(buf)); rr.Err != nil || string(buf[:rr.Value]) != "ok" {
-		t.Fatalf("reply: %q, %v", buf[:rr.Value], rr.Err)
+	if n, err := smol.BlockOn(c.Read(buf)); err != nil || string(buf[:n]) != "ok" {
+		t.Fatalf("reply: %q, %v", buf[:n], err)
 	}
 }

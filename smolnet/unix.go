@@ -1,9 +1,7 @@
 package smolnet
 
 import (
-	"io"
 	"net"
-	"os"
 
 	"github.com/smolgo/smol"
 	"golang.org/x/sys/unix"
@@ -12,8 +10,7 @@ import (
 // UnixListener is a Unix-domain stream socket listening for connections;
 // it works as [TCPListener] does.
 type UnixListener struct {
-	l    listener
-	path string
+	listener[unixEndpoint]
 }
 
 // ListenUnix listens for Unix-domain stream connections on the socket file
@@ -29,88 +26,50 @@ func ListenUnix(path string) (*UnixListener, error) {
 // Backlog and OnAcceptBackoff apply. Errors are *net.OpError values with Op
 // "listen".
 func (lc *ListenConfig) ListenUnix(path string) (*UnixListener, error) {
-	fail := func(err error) (*UnixListener, error) {
-		return nil, &net.OpError{Op: "listen", Net: "unix", Addr: unixAddr(path, "unix"), Err: err}
-	}
-	s, err := bindUnix(unix.SOCK_STREAM, path)
+	fd, err := bindUnix(unix.SOCK_STREAM, path, lc.listen)
 	if err != nil {
-		return fail(err)
+		return nil, newOpError("listen", "unix", nil, unixAddr(path, "unix"), err)
 	}
-	backlog := lc.Backlog
-	if backlog <= 0 {
-		backlog = defaultBacklog()
-	}
-	if err := unix.Listen(s, backlog); err != nil {
-		unix.Close(s)
-		return fail(sockErr("listen", err))
-	}
-	fd, err := smol.NewFD(s)
-	if err != nil {
-		unix.Close(s)
-		return fail(err)
-	}
-	return closeWhenUnreachable(&UnixListener{l: listener{fd: fd, onBackoff: lc.OnAcceptBackoff}, path: path}, fd), nil
+	return closeWhenUnreachable(&UnixListener{listener[unixEndpoint]{
+		fd:        fd,
+		network:   "unix",
+		addr:      unixEndpoint(path),
+		onBackoff: lc.OnAcceptBackoff,
+	}}, fd), nil
 }
 
-// bindUnix creates a Unix-domain socket of type typ bound to path; an
-// empty path leaves it unbound.
-func bindUnix(typ int, path string) (s int, err error) {
-	s, err = sysSocket(unix.AF_UNIX, typ)
-	if err != nil {
-		return -1, sockErr("socket", err)
-	}
-	if path != "" {
-		if err := unix.Bind(s, &unix.SockaddrUnix{Name: path}); err != nil {
-			unix.Close(s)
-			return -1, sockErr("bind", err)
+// bindUnix creates and registers a Unix-domain socket of type typ bound
+// to path (an empty path leaves it unbound), running then, if not nil,
+// after bind.
+func bindUnix(typ int, path string, then func(s int) error) (*smol.FD, error) {
+	return newSocket(unix.AF_UNIX, typ, func(s int) error {
+		if path != "" {
+			if err := unix.Bind(s, &unix.SockaddrUnix{Name: path}); err != nil {
+				return sockErr("bind", err)
+			}
 		}
-	}
-	return s, nil
+		if then != nil {
+			return then(s)
+		}
+		return nil
+	})
 }
 
 // PollAccept accepts one connection; see [TCPListener.PollAccept] for
 // pending, back-off and errors.
 func (l *UnixListener) PollAccept(cx *smol.Context) (*UnixConn, bool, error) {
-	nfd, _, ok, err := l.l.pollAccept(cx)
-	if !ok {
-		return nil, false, nil
+	fd, _, ok, err := l.pollAccept(cx, nil)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
-	if err != nil {
-		return nil, true, l.opErr("accept", sockErr("accept", err))
-	}
-	fd, err := smol.NewFD(nfd)
-	if err != nil {
-		unix.Close(nfd)
-		return nil, true, l.opErr("accept", err)
-	}
-	fd.SetStream()
 	// The client of a Unix socket is usually unbound, so its address is
 	// empty, as in Go's net.
-	return closeWhenUnreachable(&UnixConn{stream: stream{fd}, laddr: l.path}, fd), true, nil
+	return newUnixConn(fd, &l.addr, ""), true, nil
 }
 
 // Accept returns a future of the next connection.
-func (l *UnixListener) Accept() smol.Future[smol.Result[*UnixConn]] {
+func (l *UnixListener) Accept() smol.Future[*UnixConn] {
 	return acceptFuture[*UnixConn]{l}
-}
-
-// Addr returns the listener's address, a *net.UnixAddr.
-func (l *UnixListener) Addr() net.Addr { return unixAddr(l.path, "unix") }
-
-// Close stops listening and removes the socket file; see
-// [TCPListener.Close].
-func (l *UnixListener) Close() error {
-	if err := l.l.close(); err != nil {
-		return l.opErr("close", sockErr("close", err))
-	}
-	if l.path != "" && l.path[0] != '@' {
-		os.Remove(l.path)
-	}
-	return nil
-}
-
-func (l *UnixListener) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "unix", Addr: unixAddr(l.path, "unix"), Err: err}
 }
 
 // unixAddr converts a socket path to a net.Addr, nil (an untyped nil) for
@@ -126,7 +85,7 @@ func unixAddr(path, network string) net.Addr {
 // at path. A Unix connect completes or fails at once, except that a
 // listener whose queue is full makes it fail with EAGAIN, as in Go's net.
 // Errors are *net.OpError values with Op "dial".
-func DialUnix(path string) smol.Future[smol.Result[*UnixConn]] {
+func DialUnix(path string) smol.Future[*UnixConn] {
 	return &dialUnixFuture{path: path}
 }
 
@@ -136,156 +95,87 @@ type dialUnixFuture struct {
 }
 
 // Poll connects, or waits for a connect in progress to finish.
-func (f *dialUnixFuture) Poll(cx *smol.Context) (smol.Result[*UnixConn], bool) {
-	fail := func(err error) (smol.Result[*UnixConn], bool) {
-		if f.fd != nil {
-			f.fd.Close()
-			f.fd = nil
-		}
-		return smol.Result[*UnixConn]{Err: &net.OpError{Op: "dial", Net: "unix", Addr: unixAddr(f.path, "unix"), Err: err}}, true
-	}
-	// Connect.
+func (f *dialUnixFuture) Poll(cx *smol.Context) (*UnixConn, bool, error) {
 	if f.fd == nil {
-		s, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
+		fd, connected, err := connect(unix.AF_UNIX, &unix.SockaddrUnix{Name: f.path})
 		if err != nil {
-			return fail(sockErr("socket", err))
+			return nil, true, f.opErr(err)
 		}
-		fd, err := smol.NewFD(s)
-		if err != nil {
-			unix.Close(s)
-			return fail(err)
-		}
-		fd.SetStream()
 		f.fd = fd
-		switch err := unix.Connect(s, &unix.SockaddrUnix{Name: f.path}); err {
-		case nil:
+		if connected {
 			return f.done()
-		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
-		default:
-			return fail(sockErr("connect", err))
 		}
 	}
 	// Wait for an in-progress connect (BSDs) to finish.
-	ok, err := f.fd.PollWritable(cx)
+	ok, err := pollConnect(cx, f.fd)
 	if !ok {
-		return smol.Result[*UnixConn]{}, false
-	}
-	if err == nil {
-		err = control(f.fd, func(s int) error {
-			soerr, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
-			if err == nil && soerr != 0 {
-				err = unix.Errno(soerr)
-			}
-			return err
-		})
+		cx.WaitingOn(f, smol.WaitOther)
+		return nil, false, nil
 	}
 	if err != nil {
-		return fail(sockErr("connect", err))
+		f.Discard()
+		return nil, true, f.opErr(err)
 	}
 	return f.done()
 }
 
-func (f *dialUnixFuture) done() (smol.Result[*UnixConn], bool) {
-	c := closeWhenUnreachable(&UnixConn{stream: stream{f.fd}, raddr: f.path}, f.fd)
+func (f *dialUnixFuture) done() (*UnixConn, bool, error) {
+	c := newUnixConn(f.fd, nil, unixEndpoint(f.path))
 	f.fd = nil
-	return smol.Result[*UnixConn]{Value: c}, true
+	return c, true, nil
 }
+
+func (f *dialUnixFuture) opErr(err error) error {
+	return newOpError("dial", "unix", nil, unixAddr(f.path, "unix"), err)
+}
+
+// Discard closes a socket being connected.
+func (f *dialUnixFuture) Discard() {
+	if f.fd != nil {
+		f.fd.Close()
+		f.fd = nil
+	}
+}
+
+// String describes the dial for task dumps: "dial unix /tmp/x.sock".
+func (f *dialUnixFuture) String() string { return "dial unix " + f.path }
 
 // UnixConn is a Unix-domain stream connection. It has the methods and
 // semantics of [TCPConn], less the TCP options.
 type UnixConn struct {
-	stream
-	laddr, raddr string
+	conn[unixEndpoint]
 }
 
-// PollRead reads into p; see [TCPConn.PollRead].
-func (c *UnixConn) PollRead(cx *smol.Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = c.pollRead(cx, p)
-	if err != nil && err != io.EOF {
-		err = c.opErr("read", err)
-	}
-	return n, ok, err
-}
-
-// PollWrite writes from p; see [TCPConn.PollWrite].
-func (c *UnixConn) PollWrite(cx *smol.Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = c.pollWrite(cx, p)
-	if err != nil {
-		err = c.opErr("write", err)
-	}
-	return n, ok, err
-}
-
-// Read returns a future of one read into p.
-func (c *UnixConn) Read(p []byte) smol.Future[smol.Result[int]] { return readFuture{c, p} }
-
-// Write returns a future of one write from p, which may be short.
-func (c *UnixConn) Write(p []byte) smol.Future[smol.Result[int]] { return writeFuture{c, p} }
-
-// WriteAll returns a future that writes all of p.
-func (c *UnixConn) WriteAll(p []byte) smol.Future[error] { return &writeAllFuture{w: c, p: p} }
-
-// CloseWrite shuts down the sending side; see [TCPConn.CloseWrite].
-func (c *UnixConn) CloseWrite() error {
-	if err := c.closeWrite(); err != nil {
-		return c.opErr("close", err)
-	}
-	return nil
-}
-
-// Close closes the connection; see [TCPConn.Close].
-func (c *UnixConn) Close() error {
-	if err := c.close(); err != nil {
-		return c.opErr("close", err)
-	}
-	return nil
-}
-
-// LocalAddr returns the local address, a *net.UnixAddr whose Name is
-// empty if the socket is unbound (as in Go's net, never nil).
-func (c *UnixConn) LocalAddr() net.Addr { return &net.UnixAddr{Name: c.laddr, Net: "unix"} }
-
-// RemoteAddr returns the peer's address, a *net.UnixAddr whose Name is
-// empty if the peer is unbound (as in Go's net, never nil).
-func (c *UnixConn) RemoteAddr() net.Addr { return &net.UnixAddr{Name: c.raddr, Net: "unix"} }
-
-func (c *UnixConn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "unix", Source: unixAddr(c.laddr, "unix"), Addr: unixAddr(c.raddr, "unix"), Err: err}
+// newUnixConn wraps a connected socket; laddr may be shared, or nil for
+// an unbound socket.
+func newUnixConn(fd *smol.FD, laddr *unixEndpoint, raddr unixEndpoint) *UnixConn {
+	return closeWhenUnreachable(&UnixConn{conn[unixEndpoint]{fd: fd, laddr: laddr, raddr: raddr}}, fd)
 }
 
 // UnixgramConn is a Unix-domain datagram socket.
 type UnixgramConn struct {
 	fd   *smol.FD
-	path string
+	path unixEndpoint
 }
 
 // ListenUnixgram opens a Unix-domain datagram socket bound to path (empty:
 // unbound, able to send but not to be answered). Close removes the socket
 // file.
 func ListenUnixgram(path string) (*UnixgramConn, error) {
-	s, err := bindUnix(unix.SOCK_DGRAM, path)
+	fd, err := bindUnix(unix.SOCK_DGRAM, path, nil)
 	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: "unixgram", Addr: unixAddr(path, "unixgram"), Err: err}
+		return nil, newOpError("listen", "unixgram", nil, unixAddr(path, "unixgram"), err)
 	}
-	fd, err := smol.NewFD(s)
-	if err != nil {
-		unix.Close(s)
-		return nil, &net.OpError{Op: "listen", Net: "unixgram", Addr: unixAddr(path, "unixgram"), Err: err}
-	}
-	return closeWhenUnreachable(&UnixgramConn{fd: fd, path: path}, fd), nil
+	return closeWhenUnreachable(&UnixgramConn{fd: fd, path: unixEndpoint(path)}, fd), nil
 }
 
 // PollReadFrom receives one datagram into p, returning its length and the
 // sender's path ("" for an unbound sender). A datagram longer than p is
 // truncated to len(p). It is pending while none is queued.
 func (c *UnixgramConn) PollReadFrom(cx *smol.Context, p []byte) (n int, from string, ok bool, err error) {
-	var sa unix.Sockaddr
-	n, ok, err = c.fd.PollReadWith(cx, func(s int) (int, error) {
-		n, a, err := unix.Recvfrom(s, p, 0)
-		sa = a
-		return n, err
-	})
+	n, sa, ok, err := pollRecvFrom(cx, c.fd, p)
 	if !ok {
+		cx.WaitingOn(c, smol.WaitRead)
 		return 0, "", false, nil
 	}
 	if err != nil {
@@ -303,6 +193,7 @@ func (c *UnixgramConn) PollWriteTo(cx *smol.Context, p []byte, to string) (n int
 	sa := &unix.SockaddrUnix{Name: to}
 	_, ok, err = c.fd.PollWriteWith(cx, func(s int) (int, error) { return 0, sysSendto(s, p, sa) })
 	if !ok {
+		cx.WaitingOn(c, smol.WaitWrite)
 		return 0, false, nil
 	}
 	if err != nil {
@@ -312,29 +203,30 @@ func (c *UnixgramConn) PollWriteTo(cx *smol.Context, p []byte, to string) (n int
 }
 
 // ReadFrom returns a future of one datagram read into p.
-func (c *UnixgramConn) ReadFrom(p []byte) smol.Future[smol.Result[From[string]]] {
+func (c *UnixgramConn) ReadFrom(p []byte) smol.Future[From[string]] {
 	return readFromFuture[string]{c, p}
 }
 
 // WriteTo returns a future that sends p to the socket at path to.
-func (c *UnixgramConn) WriteTo(p []byte, to string) smol.Future[smol.Result[int]] {
+func (c *UnixgramConn) WriteTo(p []byte, to string) smol.Future[int] {
 	return writeToFuture[string]{c, p, to}
 }
 
 // LocalAddr returns the bound address, a *net.UnixAddr, or nil if unbound.
-func (c *UnixgramConn) LocalAddr() net.Addr { return unixAddr(c.path, "unixgram") }
+func (c *UnixgramConn) LocalAddr() net.Addr { return unixAddr(string(c.path), "unixgram") }
 
 // Close closes the socket and removes its file; see [TCPConn.Close].
 func (c *UnixgramConn) Close() error {
 	if err := c.fd.Close(); err != nil {
 		return c.opErr("close", nil, sockErr("close", err))
 	}
-	if c.path != "" && c.path[0] != '@' {
-		os.Remove(c.path)
-	}
+	c.path.release()
 	return nil
 }
 
+// String describes the socket for task dumps: "unixgram /tmp/x.sock".
+func (c *UnixgramConn) String() string { return describe("unixgram", c.path.String(), "") }
+
 func (c *UnixgramConn) opErr(op string, addr net.Addr, err error) error {
-	return &net.OpError{Op: op, Net: "unixgram", Source: unixAddr(c.path, "unixgram"), Addr: addr, Err: err}
+	return newOpError(op, "unixgram", unixAddr(string(c.path), "unixgram"), addr, err)
 }

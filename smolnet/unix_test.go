@@ -2,7 +2,6 @@ package smolnet_test
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,31 +25,12 @@ func TestUnixStreamEcho(t *testing.T) {
 	}
 
 	// Half-close through a Unix socket: 4 MiB sent, echoed after EOF.
-	r := smol.BlockOn(smolnet.DialUnix(path))
-	if r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	c := r.Value
-	defer c.Close()
-	want := make([]byte, 4<<20)
-	rand.NewChaCha8([32]byte{2}).Read(want)
-	wex := startExecutor(t)
-	wrote := smol.SpawnOn[error](wex, smol.Then(c.WriteAll(want), func(err error) smol.Future[error] {
-		if err == nil {
-			err = c.CloseWrite()
-		}
-		return smol.Ready(err)
-	}))
-	got, err := readAll(c)
+	c, err := smol.BlockOn(smolnet.DialUnix(path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := smol.BlockOn[error](wrote); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("echo differs: %d bytes, want %d", len(got), len(want))
-	}
+	defer c.Close()
+	echoHalfClose(t, c, 4<<20, 2)
 
 	// Close removes the socket file.
 	ln.Close()
@@ -61,8 +41,8 @@ func TestUnixStreamEcho(t *testing.T) {
 
 func TestUnixErrors(t *testing.T) {
 	dir := t.TempDir()
-	r := smol.BlockOn(smolnet.DialUnix(filepath.Join(dir, "missing.sock")))
-	wantOpError(t, r.Err, "dial", syscall.ENOENT)
+	_, err := smol.BlockOn(smolnet.DialUnix(filepath.Join(dir, "missing.sock")))
+	wantOpError(t, err, "dial", syscall.ENOENT)
 
 	path := filepath.Join(dir, "busy.sock")
 	ln, err := smolnet.ListenUnix(path)
@@ -73,17 +53,18 @@ func TestUnixErrors(t *testing.T) {
 	_, err = smolnet.ListenUnix(path)
 	wantOpError(t, err, "listen", syscall.EADDRINUSE)
 
-	d := smol.BlockOn(smolnet.DialUnix(path))
-	if d.Err != nil {
-		t.Fatal(d.Err)
+	d, err := smol.BlockOn(smolnet.DialUnix(path))
+	if err != nil {
+		t.Fatal(err)
 	}
-	a := smol.BlockOn(ln.Accept())
-	if a.Err != nil {
-		t.Fatal(a.Err)
+	a, err := smol.BlockOn(ln.Accept())
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.Value.Close()
-	d.Value.Close()
-	wantOpError(t, smol.BlockOn(d.Value.Read(make([]byte, 1))).Err, "read", net.ErrClosed)
+	a.Close()
+	d.Close()
+	_, err = smol.BlockOn(d.Read(make([]byte, 1)))
+	wantOpError(t, err, "read", net.ErrClosed)
 }
 
 func TestUnixgram(t *testing.T) {
@@ -103,16 +84,16 @@ func TestUnixgram(t *testing.T) {
 	buf := make([]byte, 64)
 	for i := range 5 {
 		msg := []byte{'u', byte(i)}
-		if w := smol.BlockOn(a.WriteTo(msg, pb)); w.Err != nil || w.Value != 2 {
-			t.Fatalf("WriteTo: %v", w.Err)
+		if n, err := smol.BlockOn(a.WriteTo(msg, pb)); err != nil || n != 2 {
+			t.Fatalf("WriteTo: %d, %v", n, err)
 		}
-		r := smol.BlockOn(b.ReadFrom(buf))
-		if r.Err != nil || !bytes.Equal(buf[:r.Value.N], msg) || r.Value.Addr != pa {
-			t.Fatalf("ReadFrom: %q from %q, %v", buf[:r.Value.N], r.Value.Addr, r.Err)
+		r, err := smol.BlockOn(b.ReadFrom(buf))
+		if err != nil || !bytes.Equal(buf[:r.N], msg) || r.Addr != pa {
+			t.Fatalf("ReadFrom: %q from %q, %v", buf[:r.N], r.Addr, err)
 		}
 	}
-	w := smol.BlockOn(a.WriteTo([]byte("x"), filepath.Join(dir, "nobody")))
-	wantOpError(t, w.Err, "write", syscall.ENOENT)
+	_, err = smol.BlockOn(a.WriteTo([]byte("x"), filepath.Join(dir, "nobody")))
+	wantOpError(t, err, "write", syscall.ENOENT)
 
 	// Back-pressure: a receiver that does not read fills up, and the
 	// sender's PollWriteTo becomes pending.
@@ -131,9 +112,8 @@ func TestUnixgram(t *testing.T) {
 			t.Fatal("PollWriteTo never pending")
 		}
 	}
-	r := smol.BlockOn(b.ReadFrom(buf))
-	if r.Err != nil {
-		t.Fatal(r.Err)
+	if _, err := smol.BlockOn(b.ReadFrom(buf)); err != nil {
+		t.Fatal(err)
 	}
 	<-fw.ch // reading a datagram makes room: the sender is woken
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -57,7 +58,7 @@ func serveEcho[C streamConn](t testing.TB, ex *smol.LocalExecutor, ln interface 
 	PollAccept(*smol.Context) (C, bool, error)
 }) *echoServer[C] {
 	s := &echoServer[C]{ex: ex, ln: ln, buf: make([]byte, 16<<10)}
-	smol.SpawnOn[struct{}](ex, s).Detach()
+	smol.SpawnOn(ex, s).Detach()
 	t.Cleanup(func() {
 		s.mu.Lock()
 		conns := s.conns
@@ -70,20 +71,20 @@ func serveEcho[C streamConn](t testing.TB, ex *smol.LocalExecutor, ln interface 
 	return s
 }
 
-func (s *echoServer[C]) Poll(cx *smol.Context) (struct{}, bool) {
+func (s *echoServer[C]) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		c, ok, err := s.ln.PollAccept(cx)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err != nil {
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		s.mu.Lock()
 		s.accepted++
 		s.conns = append(s.conns, c)
 		s.mu.Unlock()
-		smol.SpawnOn[struct{}](s.ex, &echoConn{c: c, srv: s}).Detach()
+		smol.SpawnOn(s.ex, &echoConn{c: c, srv: s}).Detach()
 	}
 }
 
@@ -119,13 +120,13 @@ type echoConn struct {
 
 func (s *echoServer[C]) shared() []byte { return s.buf }
 
-func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
+func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool, error) {
 	buf := e.srv.shared()
 	for range 16 {
 		if len(e.pending) > 0 {
 			n, ok, err := e.c.PollWrite(cx, e.pending)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			if err != nil {
 				return e.fail(err)
@@ -137,11 +138,11 @@ func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
 		}
 		if e.eof {
 			e.c.Close()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		n, ok, err := e.c.PollRead(cx, buf)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err == io.EOF {
 			e.eof = true
@@ -159,23 +160,95 @@ func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
 		}
 	}
 	cx.Waker().Wake()
-	return struct{}{}, false
+	return struct{}{}, false, nil
 }
 
-func (e *echoConn) fail(err error) (struct{}, bool) {
+// fail notes err and ends the connection; the task itself succeeds, as the
+// server's tests look at the noted errors.
+func (e *echoConn) fail(err error) (struct{}, bool, error) {
 	e.srv.noteErr(err)
 	e.c.Close()
-	return struct{}{}, true
+	return struct{}{}, true, nil
 }
 
 // mustDial dials addr from the test goroutine.
 func mustDial(t testing.TB, addr string) *smolnet.TCPConn {
 	t.Helper()
-	r := smol.BlockOn(smolnet.Dial("tcp", addr))
-	if r.Err != nil {
-		t.Fatalf("dial %s: %v", addr, r.Err)
+	c, err := smol.BlockOn(smolnet.Dial("tcp", addr))
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
 	}
-	return r.Value
+	return c
+}
+
+// outcome is what a future ended with, to pass over a channel.
+type outcome[T any] struct {
+	v   T
+	err error
+}
+
+// goBlockOn runs f to completion on a new goroutine; the channel receives
+// its outcome.
+func goBlockOn[T any](f smol.Future[T]) <-chan outcome[T] {
+	ch := make(chan outcome[T], 1)
+	go func() {
+		v, err := smol.BlockOn(f)
+		ch <- outcome[T]{v, err}
+	}()
+	return ch
+}
+
+// connPair connects a client to ln and accepts it, from the test
+// goroutine: it returns the client's end and the server's. Both are closed
+// when the test ends (closing again is harmless).
+func connPair(t testing.TB, ln *smolnet.TCPListener) (c, s *smolnet.TCPConn) {
+	t.Helper()
+	accepted := goBlockOn(ln.Accept())
+	c = mustDial(t, ln.AddrPort().String())
+	t.Cleanup(func() { c.Close() })
+	a := <-accepted
+	if a.err != nil {
+		t.Fatalf("accept: %v", a.err)
+	}
+	t.Cleanup(func() { a.v.Close() })
+	return c, a.v
+}
+
+// echoHalfClose sends size random bytes (from seed) on c, a connection to
+// an echo server, from a task on an executor of its own, and half-closes;
+// meanwhile the test goroutine reads the echo to EOF and checks it byte
+// for byte. More than the socket buffers hold makes the server write
+// after it has read EOF.
+func echoHalfClose(t *testing.T, c interface {
+	WriteAll(p []byte) smol.Future[int]
+	CloseWrite() error
+	Read(p []byte) smol.Future[int]
+}, size int, seed byte) {
+	t.Helper()
+	want := make([]byte, size)
+	rand.NewChaCha8([32]byte{seed}).Read(want)
+	wex := startExecutor(t)
+	wrote := smol.SpawnOn(wex, smol.Then(c.WriteAll(want), func(int) smol.Future[struct{}] {
+		return done(c.CloseWrite())
+	}))
+	got, err := readAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := smol.BlockOn(wrote); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("echo differs: got %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// done is a future ready at once: failed with err if it is not nil.
+func done(err error) smol.Future[struct{}] {
+	if err != nil {
+		return smol.Failed[struct{}](err)
+	}
+	return smol.Ready(struct{}{})
 }
 
 // listen listens on a loopback port and closes the listener when the test
@@ -192,18 +265,18 @@ func listen(t testing.TB) *smolnet.TCPListener {
 
 // readAll reads r to EOF from the test goroutine.
 func readAll(r interface {
-	Read(p []byte) smol.Future[smol.Result[int]]
+	Read(p []byte) smol.Future[int]
 }) ([]byte, error) {
 	var out []byte
 	buf := make([]byte, 32<<10)
 	for {
-		res := smol.BlockOn(r.Read(buf))
-		out = append(out, buf[:res.Value]...)
-		if res.Err == io.EOF {
+		n, err := smol.BlockOn(r.Read(buf))
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
 			return out, nil
 		}
-		if res.Err != nil {
-			return out, res.Err
+		if err != nil {
+			return out, err
 		}
 	}
 }

@@ -144,11 +144,11 @@ func measureSpawn(cfg config, kind string) (figure, error) {
 		runtime.GC()
 		var done atomic.Int64
 		fin := make(chan struct{})
-		task := smol.PollFn[struct{}](func(*smol.Context) (struct{}, bool) {
+		task := smol.PollFn(func(*smol.Context) (struct{}, bool, error) {
 			if done.Add(1) == n {
 				close(fin)
 			}
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		})
 		start := time.Now()
 		switch kind {

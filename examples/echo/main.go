@@ -39,30 +39,27 @@ func main() {
 		log.Fatal(err)
 	}
 	srv := &server{ex: ex, ln: ln, buf: make([]byte, 64<<10)}
-	smol.SpawnOn[struct{}](ex, srv).Detach()
+	smol.SpawnOn(ex, srv).Detach()
 	fmt.Println("echo server listening on loopback")
 
-	// Start the clients and wait for all of them.
-	tasks := make([]smol.Future[clientResult], clients)
+	// Start the clients, then await each in turn: Run drives the executor,
+	// so every client runs while the first is awaited.
+	tasks := make([]*smol.Task[int], clients)
 	for i := range tasks {
-		tasks[i] = smol.SpawnOn[clientResult](ex, newClient(i, ln.AddrPort().String()))
+		tasks[i] = smol.SpawnOn(ex, newClient(i, ln.AddrPort().String()))
 	}
-	results, err := smol.Run(ex, smol.JoinAll(tasks))
-	if err != nil {
-		log.Fatal(err)
+	failed, total := 0, 0
+	for i, t := range tasks {
+		n, err := smol.Run(ex, t)
+		if err != nil {
+			fmt.Printf("client %d: %v\n", i, err)
+			failed++
+		}
+		total += n
 	}
 	ln.Close()
 
 	// Report.
-	failed := 0
-	var total int
-	for i, r := range results {
-		if r.err != nil {
-			fmt.Printf("client %d: %v\n", i, r.err)
-			failed++
-		}
-		total += r.bytes
-	}
 	fmt.Printf("%d clients, %d round trips each, then %d KiB half-closed: %d bytes echoed, %d failed\n",
 		clients, roundTrips, bulkSize>>10, total, failed)
 	if failed > 0 {
@@ -80,18 +77,18 @@ type server struct {
 }
 
 // Poll accepts every queued connection and spawns its echo task.
-func (s *server) Poll(cx *smol.Context) (struct{}, bool) {
+func (s *server) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		c, ok, err := s.ln.PollAccept(cx)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err != nil {
 			// Closed: the demo is over. (Running out of file descriptors
 			// is not an error: PollAccept backs off and stays pending.)
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
-		smol.SpawnOn[struct{}](s.ex, &echoConn{c: c, buf: s.buf}).Detach()
+		smol.SpawnOn(s.ex, &echoConn{c: c, buf: s.buf}).Detach()
 	}
 }
 
@@ -109,16 +106,17 @@ type echoConn struct {
 	eof     bool
 }
 
-// Poll runs the echo loop until the connection would block.
-func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
-	// Bound the work per poll, so that a fast client cannot starve the
-	// others; the task then wakes itself to continue.
-	for range 16 {
+// Poll runs the echo loop until the connection would block. It needs no
+// bound of its own on the work per poll: every read and write spends the
+// task's cooperative budget, and once it is spent they report pending and
+// wake the task, so a fast client cannot starve the others.
+func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool, error) {
+	for {
 		// Write back what is left over from earlier reads.
 		if len(e.pending) > 0 {
 			n, ok, err := e.c.PollWrite(cx, e.pending)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			if err != nil {
 				return e.close()
@@ -136,7 +134,7 @@ func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
 		// Read into the shared buffer.
 		n, ok, err := e.c.PollRead(cx, e.buf)
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if errors.Is(err, io.EOF) {
 			e.eof = true
@@ -154,19 +152,11 @@ func (e *echoConn) Poll(cx *smol.Context) (struct{}, bool) {
 			e.pending = bytes.Clone(e.buf[w:n])
 		}
 	}
-	cx.Waker().Wake()
-	return struct{}{}, false
 }
 
-func (e *echoConn) close() (struct{}, bool) {
+func (e *echoConn) close() (struct{}, bool, error) {
 	e.c.Close()
-	return struct{}{}, true
-}
-
-// clientResult is what a client reports.
-type clientResult struct {
-	bytes int
-	err   error
+	return struct{}{}, true, nil
 }
 
 // client dials the server, makes roundTrips request/response exchanges,
@@ -174,7 +164,7 @@ type clientResult struct {
 // the echo to the end: the server must echo all of it after the half-close.
 type client struct {
 	id   int
-	dial smol.Future[smol.Result[*smolnet.TCPConn]]
+	dial smol.Future[*smolnet.TCPConn]
 	c    *smolnet.TCPConn
 	trip int    // round trips done
 	out  []byte // still to write
@@ -189,18 +179,19 @@ func newClient(id int, addr string) *client {
 	return &client{id: id, dial: smolnet.Dial("tcp", addr)}
 }
 
-// Poll runs the client until it waits on the socket or is done.
-func (c *client) Poll(cx *smol.Context) (clientResult, bool) {
+// Poll runs the client until it waits on the socket or is done; it is
+// ready with the number of bytes echoed, or fails.
+func (c *client) Poll(cx *smol.Context) (int, bool, error) {
 	// Connect.
 	if c.c == nil {
-		r, ok := c.dial.Poll(cx)
+		conn, ok, err := c.dial.Poll(cx)
 		if !ok {
-			return clientResult{}, false
+			return 0, false, nil
 		}
-		if r.Err != nil {
-			return clientResult{err: r.Err}, true
+		if err != nil {
+			return 0, true, err
 		}
-		c.c = r.Value
+		c.c = conn
 		c.next()
 	}
 	for {
@@ -224,7 +215,7 @@ func (c *client) Poll(cx *smol.Context) (clientResult, bool) {
 		// Receive the echo.
 		n, ok, err := c.c.PollRead(cx, c.buf[:])
 		if !ok {
-			return clientResult{}, false
+			return 0, false, nil
 		}
 		if errors.Is(err, io.EOF) {
 			// The server closed: it must have echoed everything first.
@@ -233,7 +224,7 @@ func (c *client) Poll(cx *smol.Context) (clientResult, bool) {
 			}
 			c.n += len(c.got)
 			c.c.Close()
-			return clientResult{bytes: c.n}, true
+			return c.n, true, nil
 		}
 		if err != nil {
 			return c.fail(err)
@@ -265,7 +256,7 @@ func (c *client) next() {
 	c.out = c.want
 }
 
-func (c *client) fail(err error) (clientResult, bool) {
+func (c *client) fail(err error) (int, bool, error) {
 	c.c.Close()
-	return clientResult{err: err}, true
+	return c.n, true, err
 }

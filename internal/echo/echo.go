@@ -32,19 +32,21 @@ func NewServer(ln *smolnet.TCPListener, ex *smol.LocalExecutor) *Server {
 	return &Server{ln: ln, ex: ex, buf: new(Buffer)}
 }
 
-// Poll accepts every pending connection and spawns its task. It is ready,
-// with the error, only when the listener is closed.
-func (s *Server) Poll(cx *smol.Context) (error, bool) {
+// Poll accepts every pending connection and spawns its task. It fails,
+// with the error, only when accepting fails for good (the listener is
+// closed). Accepting spends the task's budget, so a burst of connections
+// is taken DefaultBudget at a time, with the connections' tasks in between.
+func (s *Server) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		c, ok, err := s.ln.PollAccept(cx)
 		if !ok {
-			return nil, false
+			return struct{}{}, false, nil
 		}
 		if err != nil {
 			if s.OnErr != nil {
 				s.OnErr(err)
 			}
-			return err, true
+			return struct{}{}, true, err
 		}
 		smol.SpawnOn(s.ex, &Conn{c: c, buf: s.buf}).Detach()
 	}
@@ -64,41 +66,38 @@ func NewConn(c *smolnet.TCPConn, buf *Buffer) *Conn { return &Conn{c: c, buf: bu
 
 // Poll echoes until the peer closes or an error occurs, then closes the
 // connection and is ready. After the peer's half-close everything already
-// read is still written back before the close.
-func (e *Conn) Poll(cx *smol.Context) (struct{}, bool) {
-	for budget := 0; ; budget++ {
+// read is still written back before the close. It needs no budget of its
+// own: each read and write spends the task's cooperative budget, so a
+// connection whose peer never pauses yields to the others after
+// smol.DefaultBudget operations.
+func (e *Conn) Poll(cx *smol.Context) (struct{}, bool, error) {
+	for {
 		// Finish writing what is pending before reading more: a slow
 		// reader stops this connection's reads (back-pressure).
 		for len(e.pend) > 0 {
 			n, ok, err := e.c.PollWrite(cx, e.pend)
 			if !ok {
-				return struct{}{}, false
+				return struct{}{}, false, nil
 			}
 			if err != nil {
 				e.c.Close()
-				return struct{}{}, true
+				return struct{}{}, true, nil
 			}
 			e.pend = e.pend[n:]
 		}
 		e.pend = nil
-		// Yield now and then so a connection that is always readable does
-		// not starve the others.
-		if budget == 16 {
-			cx.Waker().Wake()
-			return struct{}{}, false
-		}
 		n, ok, err := e.c.PollRead(cx, e.buf[:])
 		if !ok {
-			return struct{}{}, false
+			return struct{}{}, false, nil
 		}
 		if err != nil || n == 0 {
 			e.c.Close()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		m, ok, err := e.c.PollWrite(cx, e.buf[:n])
 		if ok && err != nil {
 			e.c.Close()
-			return struct{}{}, true
+			return struct{}{}, true, nil
 		}
 		if m < n {
 			// The shared buffer is reused by the next connection: keep a

@@ -22,6 +22,6 @@ func main() {
 	}
 	echoserver.Ready(cfg, "smol", ln.Addr().String(), "LocalExecutor, a state machine per connection, shared read buffer")
 	ex := smol.NewLocalExecutor()
-	accErr, err := smol.Run(ex, echo.NewServer(ln, ex))
-	echoserver.Fatal("stopped: %v %v", accErr, err)
+	_, err = smol.Run(ex, echo.NewServer(ln, ex))
+	echoserver.Fatal("stopped: %v", err)
 }
