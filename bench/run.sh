@@ -15,20 +15,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 # ---------------------------------------------------------------------------
-# The servers, in the order each round runs them: "name directory-under-cmd".
-# To add a server, add its line here and its program under cmd/<directory>.
-# A line whose directory does not exist yet is skipped with a note, so the
-# smol servers light up as soon as their programs are written.
-SERVER_TABLE="
-net      echo-net
-gnet     echo-gnet
-nbio     echo-nbio
-netpoll  echo-netpoll
-smol     echo-smol
-smolco   echo-smolco
-"
-# smol:   smol's net package with state-machine tasks (issues 3 and 5).
-# smolco: the same server written with coroutine tasks, once they exist.
+# The servers, in the order each round runs them: "name directory-under-cmd"
+# lines from servers.txt, which soak.sh reads too. To add a server, add its
+# line there and its program under cmd/<directory>. A line whose directory
+# does not exist yet is skipped with a note, so the smol servers light up as
+# soon as their programs are written.
+SERVER_TABLE=$(sed -e 's/#.*//' servers.txt)
 
 # The scenarios: "name mode connections message-size".
 FULL_SCENARIOS="
