@@ -325,6 +325,10 @@ func takeSample(pid int, ctl *ctlConn, e *engine, since time.Duration) (result.S
 		return s, gone(err)
 	}
 	s.ServerCPU = cpu.Seconds()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err == nil {
+		s.ClientCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
 	st, err := ctl.stats()
 	if err != nil {
 		return s, err
@@ -333,22 +337,23 @@ func takeSample(pid int, ctl *ctlConn, e *engine, since time.Duration) (result.S
 	return s, nil
 }
 
-const tableHeader = "| t (s) | RSS MiB | heap MiB | fds | goroutines | requests | verified MiB | req/s | MiB/s | server CPU |\n" +
-	"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+const tableHeader = "| t (s) | RSS MiB | heap MiB | fds | goroutines | requests | verified MiB | req/s | MiB/s | server CPU | client CPU |\n" +
+	"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
-// row formats a sample as a table row; the rates are over the interval
-// since prev (none for the first sample).
+// row formats a sample as a table row; the rates and CPU shares (of one
+// core) are over the interval since prev (none for the first sample).
 func row(s result.SoakSample, prev *result.SoakSample) string {
-	rps, mbs, cpu := "", "", ""
+	rps, mbs, scpu, ccpu := "", "", "", ""
 	if prev != nil && s.T > prev.T {
 		dt := s.T - prev.T
 		rps = fmt.Sprintf("%.0f", float64(s.Requests-prev.Requests)/dt)
 		mbs = fmt.Sprintf("%.1f", float64(s.Bytes-prev.Bytes)/dt/(1<<20))
-		cpu = fmt.Sprintf("%.0f%%", 100*(s.ServerCPU-prev.ServerCPU)/dt)
+		scpu = fmt.Sprintf("%.0f%%", 100*(s.ServerCPU-prev.ServerCPU)/dt)
+		ccpu = fmt.Sprintf("%.0f%%", 100*(s.ClientCPU-prev.ClientCPU)/dt)
 	}
-	return fmt.Sprintf("| %.0f | %.1f | %.1f | %d | %d | %d | %.0f | %s | %s | %s |",
+	return fmt.Sprintf("| %.0f | %.1f | %.1f | %d | %d | %d | %.0f | %s | %s | %s | %s |",
 		s.T, float64(s.RSS)/(1<<20), float64(s.HeapInuse)/(1<<20), s.FDs, s.Goroutines,
-		s.Requests, float64(s.Bytes)/(1<<20), rps, mbs, cpu)
+		s.Requests, float64(s.Bytes)/(1<<20), rps, mbs, scpu, ccpu)
 }
 
 // write puts samples.json and samples.md in o.out.

@@ -24,6 +24,7 @@ type SoakSample struct {
 	HeapObjects uint64  `json:"heap_objects"`   // from the control port
 	NumGC       uint32  `json:"num_gc"`         // from the control port
 	ServerCPU   float64 `json:"server_cpu_s"`   // utime+stime so far, seconds
+	ClientCPU   float64 `json:"client_cpu_s"`   // the soak client's own, so far
 	Requests    int64   `json:"requests"`       // echoes completed and verified so far
 	Bytes       int64   `json:"bytes_verified"` // echoed bytes verified so far
 }
