@@ -63,7 +63,7 @@ usage: bench/run.sh [options]
   -warmup D          echo warm-up before measuring (default 2s; quick 300ms)
   -duration D        echo measured window (default 10s; quick 1s)
   -settle D          idle: wait before reading memory (default 2s; quick 300ms)
-  -servers "a b"     only these servers (names from the table in this script)
+  -servers "a b"     only these servers (names from servers.txt)
   -scenarios "x y"   only these scenarios (names from the tables in this script)
   -engine E          load generator engine: epoll (default) or goroutine
   -server-core N     core for the server (default 0)
