@@ -33,8 +33,9 @@ usage: scripts/stress.sh [options] [packages]
   -count N       repetitions in the first phase (default 20)
   -cpu LIST      GOMAXPROCS values of the second phase (default 1,2,4)
   -run REGEXP    only the tests that match (go test -run)
-  -timeout D     go test -timeout of each phase (default: 10m per repetition
-                 in the first phase, 10m per -cpu value in the second)
+  -timeout D     go test -timeout of each phase (default: 2m per repetition
+                 in the first phase and per -cpu value in the second, at
+                 least 10m)
   -only PHASE    run one phase only: count or cpu
   -logdir DIR    where the full output goes (default: a new directory under /tmp)
   packages       go test package patterns, relative to the repository root
@@ -72,10 +73,12 @@ case "$ONLY" in "" | count | cpu) ;; *) die 2 "-only $ONLY: want count or cpu" ;
 command -v go >/dev/null || die 1 "go not found in PATH"
 
 # go test's default timeout (10m) is for one run of a package's tests; the
-# phases run them several times in one binary.
+# phases run them several times in one binary: allow 2m a run (the slowest
+# package takes about 25 s a run under -race here), at least 10m, so that a
+# hang is still caught.
 NCPU=$(awk -F, '{ print NF }' <<<"$CPU")
-T_COUNT=${TIMEOUT:-$((10 * COUNT))m}
-T_CPU=${TIMEOUT:-$((10 * NCPU))m}
+T_COUNT=${TIMEOUT:-$((COUNT * 2 > 10 ? COUNT * 2 : 10))m}
+T_CPU=${TIMEOUT:-$((NCPU * 2 > 10 ? NCPU * 2 : 10))m}
 
 if [ -z "$LOGDIR" ]; then
 	LOGDIR=$(mktemp -d /tmp/stress.XXXXXX)
