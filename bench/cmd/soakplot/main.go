@@ -4,7 +4,8 @@
 // descriptors, its goroutines, and the echo throughput verified per
 // interval. Each of the three judged series carries the trend rule's
 // least-squares line over the judged samples (dashed) and a mark where the
-// warm-up ends; the descriptor panel also shows the ceiling.
+// warm-up ends; the descriptor panel also shows the ceiling. The
+// descriptor and goroutine panels span only the values drawn.
 //
 //	soakplot -in results/soak-<stamp>-smol/samples.json -out results/soak-<stamp>-smol/soak.png
 package main
@@ -14,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"strings"
 
@@ -76,14 +78,14 @@ func main() {
 		{panel(title, "resident memory, MiB", []line{
 			{"RSS", pick(func(s result.SoakSample) float64 { return float64(s.RSS) / mib })},
 			{"Go heap in use", pick(func(s result.SoakSample) float64 { return float64(s.HeapInuse) / mib })},
-		}, verdict["RSS"], 1.0/mib, ss)},
+		}, verdict["RSS"], 1.0/mib, false, ss)},
 		{panel("", "open descriptors", []line{
 			{"fds", pick(func(s result.SoakSample) float64 { return float64(s.FDs) })},
-		}, verdict["fds"], 1, ss)},
+		}, verdict["fds"], 1, true, ss)},
 		{panel("", "goroutines", []line{
 			{"goroutines", pick(func(s result.SoakSample) float64 { return float64(s.Goroutines) })},
-		}, verdict["goroutines"], 1, ss)},
-		{panel("", "echo verified, MiB/s", []line{{"per interval", rate}}, nil, 1, ss)},
+		}, verdict["goroutines"], 1, true, ss)},
+		{panel("", "echo verified, MiB/s", []line{{"per interval", rate}}, nil, 1, false, ss)},
 	}
 	panels[3][0].X.Label.Text = "time since the load started, s"
 
@@ -116,8 +118,10 @@ type line struct {
 
 // panel draws lines against time; v, if not nil, adds its fitted line
 // (in the series' unit, multiplied by scale to the panel's), the warm-up's
-// end and its ceiling.
-func panel(title, ylabel string, lines []line, v *result.SoakVerdict, scale float64, ss []result.SoakSample) *plot.Plot {
+// end and its ceiling. The y axis starts at 0, or with zoom spans only the
+// values drawn, so that a growth of a few descriptors or goroutines on top
+// of a thousand shows.
+func panel(title, ylabel string, lines []line, v *result.SoakVerdict, scale float64, zoom bool, ss []result.SoakSample) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(11)
@@ -125,7 +129,7 @@ func panel(title, ylabel string, lines []line, v *result.SoakVerdict, scale floa
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
-	ymax := 0.0
+	ymin, ymax := math.Inf(1), 0.0
 	for i, l := range lines {
 		lp, pts, err := plotter.NewLinePoints(l.pts)
 		if err != nil {
@@ -137,7 +141,7 @@ func panel(title, ylabel string, lines []line, v *result.SoakVerdict, scale floa
 		p.Add(lp, pts)
 		p.Legend.Add(l.name, lp)
 		for _, pt := range l.pts {
-			ymax = max(ymax, pt.Y)
+			ymin, ymax = min(ymin, pt.Y), max(ymax, pt.Y)
 		}
 	}
 	gray := color.Gray{Y: 0x60}
@@ -166,14 +170,22 @@ func panel(title, ylabel string, lines []line, v *result.SoakVerdict, scale floa
 			p.Legend.Add("ceiling", c)
 			ymax = max(ymax, v.Ceiling*scale)
 		}
-		warm, err := plotter.NewLine(plotter.XYs{{X: t0, Y: 0}, {X: t0, Y: ymax * 1.3}})
+	}
+	lo, hi := 0.0, ymax*1.3+1 // room for the legend; +1 for a series of zeros
+	if zoom {
+		pad := max(5, (ymax-ymin)/2)
+		lo, hi = max(0, ymin-pad), ymax+2*pad
+	}
+	p.Y.Min, p.Y.Max = lo, hi
+	if v != nil {
+		t0 := ss[v.Samples-v.Judged].T
+		warm, err := plotter.NewLine(plotter.XYs{{X: t0, Y: lo}, {X: t0, Y: hi}})
 		if err != nil {
 			fatal(err)
 		}
 		warm.Color, warm.Dashes = gray, []vg.Length{vg.Points(1), vg.Points(2)}
 		p.Add(warm)
 	}
-	p.Y.Min, p.Y.Max = 0, ymax*1.3+1 // room for the legend; +1 for a series of zeros
 	p.X.Min, p.X.Max = 0, ss[len(ss)-1].T
 	return p
 }
