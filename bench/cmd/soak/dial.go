@@ -80,7 +80,10 @@ func dial(src [4]byte, dst *unix.SockaddrInet4, timeout time.Duration) (int, err
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src}); err != nil {
 		return fail("bind", err)
 	}
-	if err := unix.Connect(fd, dst); err != nil {
+	// Connect fills in the raw form of the address it is given: a copy
+	// per call, as the workers share dst.
+	to := *dst
+	if err := unix.Connect(fd, &to); err != nil {
 		if !errors.Is(err, unix.EINPROGRESS) && !errors.Is(err, unix.EINTR) {
 			return fail("connect", err)
 		}
