@@ -17,6 +17,7 @@
 # 2 on bad options.
 set -euo pipefail
 
+CALLER_DIR=$PWD
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 ARGS="$*"
@@ -129,6 +130,7 @@ say "building ${PKGS[*]}"
 go build -o "$BIN/" "${PKGS[@]}"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$OUT" ] || OUT="$HERE/results/soak-$STAMP-$SERVER"
+[[ "$OUT" == /* ]] || OUT="$CALLER_DIR/$OUT" # relative to where the script was started
 mkdir -p "$OUT/logs"
 SLOG="$OUT/logs/server.log"
 CLOG="$OUT/logs/soak.log"

@@ -267,8 +267,11 @@ func run(o *options) *result.SoakReport {
 	// The verdicts.
 	ss := rep.Samples
 	if len(ss) < trend.MinSamples {
-		rep.Failures = append(rep.Failures, fmt.Sprintf("%d samples are too few to judge a trend: run for at least %d intervals",
-			len(ss), trend.MinSamples-1))
+		// A run that failed early has said why already.
+		if runErr == nil {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%d samples are too few to judge a trend: run for at least %d intervals",
+				len(ss), trend.MinSamples-1))
+		}
 		return rep
 	}
 	ts := make([]float64, len(ss))
