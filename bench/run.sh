@@ -15,20 +15,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 # ---------------------------------------------------------------------------
-# The servers, in the order each round runs them: "name directory-under-cmd".
-# To add a server, add its line here and its program under cmd/<directory>.
-# A line whose directory does not exist yet is skipped with a note, so the
-# smol servers light up as soon as their programs are written.
-SERVER_TABLE="
-net      echo-net
-gnet     echo-gnet
-nbio     echo-nbio
-netpoll  echo-netpoll
-smol     echo-smol
-smolco   echo-smolco
-"
-# smol:   smol's net package with state-machine tasks (issues 3 and 5).
-# smolco: the same server written with coroutine tasks, once they exist.
+# The servers, in the order each round runs them: "name directory-under-cmd"
+# lines from servers.txt, which soak.sh reads too. To add a server, add its
+# line there and its program under cmd/<directory>. A line whose directory
+# does not exist yet is skipped with a note, so the smol servers light up as
+# soon as their programs are written.
+SERVER_TABLE=$(sed -e 's/#.*//' servers.txt)
 
 # The scenarios: "name mode connections message-size".
 FULL_SCENARIOS="
@@ -71,7 +63,7 @@ usage: bench/run.sh [options]
   -warmup D          echo warm-up before measuring (default 2s; quick 300ms)
   -duration D        echo measured window (default 10s; quick 1s)
   -settle D          idle: wait before reading memory (default 2s; quick 300ms)
-  -servers "a b"     only these servers (names from the table in this script)
+  -servers "a b"     only these servers (names from servers.txt)
   -scenarios "x y"   only these scenarios (names from the tables in this script)
   -engine E          load generator engine: epoll (default) or goroutine
   -server-core N     core for the server (default 0)

@@ -17,6 +17,11 @@
 //     "rss" answers "rss N", "gc" runs a full GC, returns freed memory to
 //     the OS and then answers "rss N", "quit" exits the process.
 //
+// The control port also answers "stats" with "stats " and one line of JSON
+// (the Stats type): the goroutine count, resident memory and a few Go heap
+// figures, which only the process itself can tell. The soak test
+// (bench/soak.sh) samples it; every server that calls Ready has it.
+//
 // The control goroutine and the signal goroutine are idle while the
 // benchmark runs and are present in every server alike, so they do not bias
 // the comparison.
@@ -24,6 +29,7 @@ package echoserver
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -51,7 +57,7 @@ type Config struct {
 func ParseFlags() *Config {
 	c := &Config{}
 	flag.StringVar(&c.Addr, "addr", "127.0.0.1:17001", "TCP address to listen on")
-	flag.StringVar(&c.Ctl, "ctl", "", "optional control address (rss/gc/quit line protocol)")
+	flag.StringVar(&c.Ctl, "ctl", "", "optional control address (rss/gc/stats/quit line protocol)")
 	flag.Parse()
 	return c
 }
@@ -105,6 +111,14 @@ func serveControl(ln net.Listener) {
 				// first are swept by the second, then hand free pages back.
 				runtime.GC()
 				debug.FreeOSMemory()
+			case "stats":
+				b, err := json.Marshal(ReadStats())
+				if err != nil {
+					fmt.Fprintf(c, "error %v\n", err)
+					continue
+				}
+				fmt.Fprintf(c, "stats %s\n", b)
+				continue
 			case "quit":
 				os.Exit(0)
 			default:
@@ -119,6 +133,45 @@ func serveControl(ln net.Listener) {
 			fmt.Fprintf(c, "rss %d\n", rss)
 		}
 		c.Close()
+	}
+}
+
+// Stats is the answer to the control command "stats": what a server
+// process can tell about itself that /proc cannot. The goroutine count
+// includes the control and signal goroutines (two, present in every
+// server alike).
+type Stats struct {
+	Goroutines int `json:"goroutines"` // runtime.NumGoroutine
+	// RSS is VmRSS read from /proc/self/status, in bytes; 0 if it could
+	// not be read.
+	RSS int64 `json:"rss"`
+	// From runtime.MemStats, in bytes except the counts.
+	HeapAlloc   uint64 `json:"heap_alloc"`
+	HeapInuse   uint64 `json:"heap_inuse"`
+	HeapSys     uint64 `json:"heap_sys"`
+	HeapObjects uint64 `json:"heap_objects"`
+	StackInuse  uint64 `json:"stack_inuse"`
+	Sys         uint64 `json:"sys"`
+	NumGC       uint32 `json:"num_gc"`
+}
+
+// ReadStats reads the calling process's Stats. runtime.ReadMemStats stops
+// the world for a few microseconds, so it is meant to be called every few
+// seconds, not per request.
+func ReadStats() Stats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, _ := procfs.RSS(0)
+	return Stats{
+		Goroutines:  runtime.NumGoroutine(),
+		RSS:         rss,
+		HeapAlloc:   ms.HeapAlloc,
+		HeapInuse:   ms.HeapInuse,
+		HeapSys:     ms.HeapSys,
+		HeapObjects: ms.HeapObjects,
+		StackInuse:  ms.StackInuse,
+		Sys:         ms.Sys,
+		NumGC:       ms.NumGC,
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package procfs reads the few /proc figures the benchmark harness needs:
-// resident memory (VmRSS) and CPU time (utime+stime) of a process.
+// resident memory (VmRSS), CPU time (utime+stime) and the number of open
+// file descriptors of a process.
 //
-// Both are read from the outside by the load generator, given the server's
+// They are read from the outside by the load generator, given the server's
 // PID, so that measuring a server does not depend on its cooperation and
 // costs it nothing.
 package procfs
@@ -81,4 +82,25 @@ func CPUTime(pid int) (time.Duration, error) {
 		return 0, errors.New("procfs: bad utime/stime in " + path)
 	}
 	return time.Duration(ut+st) * time.Second / ClockTicks, nil
+}
+
+// FDCount returns the number of open file descriptors of process pid: the
+// entries of /proc/pid/fd. pid 0 means the calling process, whose count
+// includes the descriptor this call opens to read the directory. Reading
+// another user's process needs the right to ptrace it.
+func FDCount(pid int) (int, error) {
+	path := "/proc/self/fd"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/fd", pid)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	return len(names), nil
 }

@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -25,5 +26,44 @@ func TestSelf(t *testing.T) {
 	}
 	if _, err := RSS(1 << 30); err == nil {
 		t.Fatal("RSS of a missing process did not fail")
+	}
+}
+
+// TestFDCount opens files and checks that the count follows exactly, for
+// the calling process through both its own PID and pid 0. It opens a
+// regular file, which the Go runtime never registers with its poller, so
+// no descriptor of the runtime's own appears in between.
+func TestFDCount(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range []int{0, os.Getpid()} {
+		before, err := FDCount(pid)
+		if err != nil || before < 3 {
+			t.Fatalf("FDCount(%d) = %d, %v; want at least stdin, stdout, stderr", pid, before, err)
+		}
+		var files []*os.File
+		for i := 0; i < 5; i++ {
+			f, err := os.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+		}
+		during, err := FDCount(pid)
+		if err != nil || during != before+5 {
+			t.Fatalf("FDCount(%d) with 5 more files = %d, %v; want %d", pid, during, err, before+5)
+		}
+		for _, f := range files {
+			f.Close()
+		}
+		after, err := FDCount(pid)
+		if err != nil || after != before {
+			t.Fatalf("FDCount(%d) after closing them = %d, %v; want %d", pid, after, err, before)
+		}
+	}
+	if _, err := FDCount(1 << 30); err == nil {
+		t.Fatal("FDCount of a missing process did not fail")
 	}
 }
