@@ -15,12 +15,18 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 # ---------------------------------------------------------------------------
-# The servers, in the order each round runs them: "name directory-under-cmd"
-# lines from servers.txt, which soak.sh reads too. To add a server, add its
-# line there and its program under cmd/<directory>. A line whose directory
-# does not exist yet is skipped with a note, so the smol servers light up as
-# soon as their programs are written.
+# The servers, in the order each round runs them: "name directory [rust]"
+# lines from servers.txt, which soak.sh reads too. A Go server's program is
+# under cmd/<directory>; to add one, add its line there and its program
+# here. A line whose directory does not exist yet is skipped with a note,
+# so the smol servers light up as soon as their programs are written. A
+# line marked "rust" is a Rust anchor: a cargo crate under rust/<directory>,
+# built offline from Debian's packaged crates and skipped, with the
+# one-line setup command, where those are missing.
 SERVER_TABLE=$(sed -e 's/#.*//' servers.txt)
+
+# The Rust anchors' setup, printed when they are skipped.
+RUST_SETUP="apt-get install -y librust-tokio-dev librust-smol-dev"
 
 # The scenarios: "name mode connections message-size".
 FULL_SCENARIOS="
@@ -148,11 +154,18 @@ say "load average $LOAD on $NCPU cores$(awk -v l="$LOAD" 'BEGIN{ if (l > 0.5) pr
 BIN="$HERE/bin"
 mkdir -p "$BIN"
 SERVERS=()   # "name dir" pairs that will run
+NOTES=()     # notes recorded in the summary's meta
 PKGS=(./cmd/loadgen ./cmd/report)
 [ "$NO_PLOT" = 1 ] || PKGS+=(./cmd/plot)
-while read -r name dir; do
+RUST=()      # "name dir" pairs of the Rust anchors asked for
+while read -r name dir kind; do
 	[ -n "$name" ] || continue
 	if [ -n "$ONLY_SERVERS" ] && ! [[ " $ONLY_SERVERS " == *" $name "* ]]; then
+		continue
+	fi
+	if [ "$kind" = rust ]; then
+		RUST+=("$name $dir")
+		SERVERS+=("$name $dir")
 		continue
 	fi
 	if [ ! -d "cmd/$dir" ]; then
@@ -162,6 +175,58 @@ while read -r name dir; do
 	SERVERS+=("$name $dir")
 	PKGS+=("./cmd/$dir")
 done <<<"$SERVER_TABLE"
+
+# The Rust anchors: each is its own cargo crate under rust/, built with
+# --release --offline from the crates Debian packages under
+# /usr/share/cargo/registry (source replacement in rust/.cargo/config.toml;
+# cargo reads that file from the directory it runs in). Without cargo, or
+# when cargo cannot resolve a crate's dependencies from there, the anchors
+# are skipped with one message and the run goes on. A crate that resolves
+# but does not compile is an error, like a Go build failure.
+RUST_META=()
+if [ ${#RUST[@]} -gt 0 ]; then
+	rust_names="$(printf '%s ' "${RUST[@]%% *}")"
+	rust_skip=""
+	if ! command -v cargo >/dev/null; then
+		rust_skip="cargo is not installed; setup, one line: apt-get install -y cargo librust-tokio-dev librust-smol-dev"
+	else
+		for sv in "${RUST[@]}"; do
+			read -r name dir <<<"$sv"
+			# Resolve afresh from what the registry holds now (the lockfile is
+			# not kept in git, and this also replaces one written by a newer
+			# cargo in a format an older cargo cannot read).
+			if ! err=$(cd "rust/$dir" && cargo generate-lockfile --offline 2>&1); then
+				rust_skip="cargo cannot find their crates in /usr/share/cargo/registry ($(grep -m1 -i 'error' <<<"$err" | cut -c1-160)); setup, one line: $RUST_SETUP"
+				break
+			fi
+		done
+	fi
+	if [ -n "$rust_skip" ]; then
+		note="Rust anchors (${rust_names% }) skipped: $rust_skip"
+		say "$note"
+		NOTES+=("$note")
+		for sv in "${RUST[@]}"; do
+			for i in "${!SERVERS[@]}"; do
+				[ "${SERVERS[$i]}" = "$sv" ] && unset 'SERVERS[i]'
+			done
+		done
+		SERVERS=("${SERVERS[@]}")
+	else
+		for sv in "${RUST[@]}"; do
+			read -r name dir <<<"$sv"
+			say "building rust/$dir (cargo build --release --offline)"
+			(cd "rust/$dir" && cargo build --release --offline --quiet) ||
+				{ say "run.sh: cargo build of bench/rust/$dir failed (output above)"; exit 1; }
+			cp "rust/target/release/$dir" "$BIN/$dir"
+			# Record the versions that Debian's crates gave this build.
+			vers=$(awk '/^name = /{n=$3} /^version = /{print n, $3}' "rust/$dir/Cargo.lock" |
+				tr -d '"' | grep -E '^(tokio|mio|smol|async-executor|async-io|async-net|polling) ' |
+				sort | paste -sd, - | sed 's/,/, /g')
+			RUST_META+=(-meta "$name=$vers; $(rustc --version)")
+			say "  $name: $vers"
+		done
+	fi
+fi
 [ ${#SERVERS[@]} -gt 0 ] || { say "run.sh: no server to run"; exit 1; }
 say "building ${PKGS[*]}"
 go build -o "$BIN/" "${PKGS[@]}"
@@ -169,7 +234,6 @@ go build -o "$BIN/" "${PKGS[@]}"
 # ---------------------------------------------------------------------------
 # Scenarios to run, with the connection count capped by the fd limit.
 SCEN=()
-NOTES=()
 while read -r name mode conns size; do
 	[ -n "$name" ] || continue
 	if [ -n "$ONLY_SCENARIOS" ] && ! [[ " $ONLY_SCENARIOS " == *" $name "* ]]; then
@@ -289,6 +353,7 @@ META=(-meta "kind=$KIND" -meta "rounds=$ROUNDS" -meta "warmup=$WARMUP" -meta "du
 	-meta "client_core=$CLIENT_CORE" -meta "gomaxprocs=1" -meta "load_at_start=$LOAD"
 	-meta "raw=$(basename "$RAW")")
 for i in "${!NOTES[@]}"; do META+=(-meta "note$i=${NOTES[$i]}"); done
+META+=(${RUST_META[@]+"${RUST_META[@]}"})
 "$BIN/report" -in "$RAW" -out "$SUMMARY" "${META[@]}"
 if [ "$KIND" = full ]; then
 	cp "$SUMMARY" "$OUT/latest.json"

@@ -94,13 +94,15 @@ say() { printf '%s\n' "$*" >&2; }
 # ---------------------------------------------------------------------------
 # The server: its directory from the table that run.sh uses.
 DIR=""
+KIND=""
 NAMES=""
-while read -r name dir; do
+while read -r name dir kind; do
 	[ -n "$name" ] || continue
 	NAMES="$NAMES $name"
-	[ "$name" = "$SERVER" ] && DIR=$dir
+	[ "$name" = "$SERVER" ] && DIR=$dir && KIND=$kind
 done < <(sed -e 's/#.*//' servers.txt)
 [ -n "$DIR" ] || die 2 "unknown server '$SERVER'; bench/servers.txt lists:$NAMES"
+[ "$KIND" != rust ] || die 2 "server $SERVER is a Rust anchor: soak.sh runs the Go servers (their -ctl stats reply gives the goroutine count)"
 [ -d "cmd/$DIR" ] || die 1 "server $SERVER: bench/cmd/$DIR does not exist yet"
 
 # ---------------------------------------------------------------------------
