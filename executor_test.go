@@ -2,6 +2,7 @@ package smol_test
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -475,4 +476,35 @@ func TestExecutorCloseFromTaskStopsFirstPolls(t *testing.T) {
 			t.Fatalf("task %d: %v, want ErrClosed", i, err)
 		}
 	}
+}
+
+// TestExecutorStartShutdown: Start runs n workers; Shutdown closes the
+// executor and returns only once they have exited (checked with goleak,
+// whose check runs right after Shutdown with no retry window that could
+// hide a worker still exiting).
+func TestExecutorStartShutdown(t *testing.T) {
+	checkLeaks(t)
+	ex := smol.NewExecutor()
+	ex.Start(3)
+	var fs []smol.Future[int]
+	for i := range 200 {
+		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.YieldNow(), func(struct{}) int { return i })))
+	}
+	vs, err := smol.BlockOn(smol.JoinAll(fs))
+	if err != nil || len(vs) != 200 || vs[199] != 199 {
+		t.Fatalf("JoinAll: %v %v", len(vs), err)
+	}
+	pending := smol.SpawnOn(ex, smol.Never[int]())
+	ex.Shutdown()
+	buf := make([]byte, 1<<20)
+	if n := runtime.Stack(buf, true); strings.Contains(string(buf[:n]), "(*Executor).work") {
+		t.Fatalf("a worker of Start outlived Shutdown:\n%s", buf[:n])
+	}
+	if _, err := smol.BlockOn(pending); err != smol.ErrClosed {
+		t.Fatalf("a pending task after Shutdown: %v, want ErrClosed", err)
+	}
+	ex.Shutdown() // twice is harmless
+	ex.Start(2)   // after Close: the workers return at once
+	ex.Shutdown()
+	mustPanic(t, func() { ex.Start(-1) })
 }

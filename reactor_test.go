@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -482,5 +483,41 @@ func TestTwoReadersDoNotSpin(t *testing.T) {
 	}
 	if _, err := Run(ex, Join(r1, r2)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFallbackExitsWithoutDescriptors: the fallback goroutine runs while
+// descriptors are registered and nobody drives the reactor, and exits once
+// the last descriptor is closed, so a program's leak check needs no
+// exception for it. Registering a descriptor starts it again.
+func TestFallbackExitsWithoutDescriptors(t *testing.T) {
+	r := must(getReactor())
+	fallbackRuns := func() bool {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		return strings.Contains(string(buf[:n]), "(*reactor).fallback")
+	}
+	for round := range 3 {
+		a, b := socketpair(t)
+		if !r.fbRunning.Load() {
+			t.Fatalf("round %d: no fallback with descriptors registered", round)
+		}
+		a.Close()
+		b.Close()
+		waitUntil(t, "the fallback to exit", func() bool { return r.nfds.Load() == 0 && !fallbackRuns() })
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after a generous
+// deadline; the deadline turns a hang into a failure, it is not a timing
+// assertion.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -1,6 +1,7 @@
 package channel_test
 
 import (
+	"go.uber.org/goleak"
 	"runtime"
 	"sync"
 	"testing"
@@ -118,4 +119,35 @@ func TestFromGoManyTasks(t *testing.T) {
 		t.Fatalf("sum = %d", sum)
 	}
 	wg.Wait()
+}
+
+// TestFromGoCanceledTaskStopsHelper: a task awaiting a Go channel is
+// canceled. The task discards its future, which is a smol.Discarder: the
+// helper goroutine stops (goleak checks that it is gone), and a value sent
+// afterwards stays in the Go channel for its other receivers instead of
+// being taken by a helper nobody listens to.
+func TestFromGoCanceledTaskStopsHelper(t *testing.T) {
+	var _ smol.Discarder = channel.FromGo(make(chan int))
+	for range 100 {
+		ch := make(chan int, 1)
+		ex := smol.NewLocalExecutor()
+		task := smol.SpawnOn(ex, channel.FromGo(ch))
+		for ex.TryTick() { // the task waits: the helper goroutine is blocked on ch
+		}
+		task.Cancel()
+		if _, err := smol.BlockOn(task); err != smol.ErrCanceled {
+			t.Fatalf("canceled task: %v", err)
+		}
+		ch <- 42 // buffered: the send never blocks
+		select {
+		case v := <-ch:
+			if v != 42 {
+				t.Fatalf("got %d", v)
+			}
+		default:
+			t.Fatal("a value sent after the cancel was taken by the dead future's helper")
+		}
+		ex.Close()
+	}
+	goleak.VerifyNone(t)
 }

@@ -14,8 +14,9 @@
 //
 // # Futures and cancellation
 //
-// The future-returning methods (Mutex.Lock, RwLock.Read, Semaphore.Acquire,
-// ...) do nothing until polled; a future that is dropped unpolled costs
+// The future-returning methods (Mutex.Acquire, RwLock.AcquireRead and
+// AcquireWrite, Semaphore.Acquire, Barrier.Arrive, OnceCell.GetOrInit) do
+// nothing until polled; a future that is dropped unpolled costs
 // nothing. A future that was polled and then abandoned before it was ready
 // must be given up with its Discard method, which withdraws it from the
 // queue of waiters and passes on a wake it had received but not used (Go
@@ -29,16 +30,25 @@
 // combinators forward the call), so a waiter canceled with its task leaves
 // the line and passes on a wake it had received.
 //
-// Calling a future-returning method and ignoring its result does not lock
-// anything: "mu.Lock(); defer mu.Unlock()" is a bug here, which Unlock
-// detects (it panics on an unlocked Mutex). Use LockBlocking from
-// goroutine code.
+// # Names that keep Go habits safe
+//
+// Calling a future-returning method and ignoring its result locks
+// nothing. So none of them is named Lock, RLock or Wait: with a Lock that
+// returned a future, the sync.Mutex habit "mu.Lock(); defer mu.Unlock()"
+// would compile and silently guard nothing; here it does not compile, and
+// the compiler's "has no field or method Lock, but does have method
+// Unlock" sends the reader to this page. Goroutine code uses the blocking
+// forms (Mutex.LockBlocking, RwLock.ReadBlocking, Barrier.WaitBlocking);
+// tasks await Acquire, AcquireRead, AcquireWrite or Arrive. A future
+// dropped unawaited by any other name is reported by the smolvet analyzer
+// (module github.com/smolgo/smol/smolvet), and an Unlock of a Mutex that
+// nobody locked panics.
 //
 // # Costs
 //
 // An uncontended lock, unlock, acquire or release is one or two atomic
-// operations (the Semaphore takes a mutex) and allocates nothing. Lock,
-// Read, Write, Acquire and Wait allocate their future; each future type
+// operations (the Semaphore takes a mutex) and allocates nothing. Acquire,
+// AcquireRead, AcquireWrite and Arrive allocate their future; each future type
 // has a Reset method so that one embedded in a longer-lived future is
 // reused without allocating. The blocking forms allocate nothing in the
 // steady state; the context forms allocate for the context callback when
