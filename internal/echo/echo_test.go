@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/internal/echo"
@@ -164,19 +165,29 @@ func TestDumpOfRunningServer(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	var dump strings.Builder
-	if err := ex.DumpTasks(&dump); err != nil {
-		t.Fatal(err)
-	}
-	text := dump.String()
-	reading := 0
-	for _, ti := range ex.Tasks() {
-		if ti.State == smol.TaskWaiting && ti.Op == smol.WaitRead {
-			reading++
+	// The client's last echo can arrive before the server's task returns
+	// pending and joins the registry: wait (boundedly) for the server to
+	// settle, then check the dump.
+	var text string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var dump strings.Builder
+		if err := ex.DumpTasks(&dump); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if reading != n {
-		t.Fatalf("%d connection tasks waiting to read, want %d:\n%s", reading, n, text)
+		text = dump.String()
+		reading := 0
+		for _, ti := range ex.Tasks() {
+			if ti.State == smol.TaskWaiting && ti.Op == smol.WaitRead {
+				reading++
+			}
+		}
+		if reading == n {
+			break
+		}
+		if reading > n || time.Now().After(deadline) {
+			t.Fatalf("%d connection tasks waiting to read, want %d:\n%s", reading, n, text)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	for _, c := range conns {
 		if !strings.Contains(text, c.LocalAddr().String()) {
