@@ -399,12 +399,18 @@ func (t *task[T, F]) complete(s uint32) {
 	t.wakeAwaiter()
 }
 
-// poll polls the future; a panic makes it ready with a *PanicError.
+// poll polls the future; a panic makes it ready with a *PanicError. A
+// panic that is already a *PanicError (a child task's, re-raised by its
+// handle, or a coroutine's, caught on its own stack) is kept as it is.
 func (t *task[T, F]) poll(cx *Context) (out T, ok bool, err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
+			pe, isPE := r.(*PanicError)
+			if !isPE {
+				pe = &PanicError{Value: r, Stack: debug.Stack()}
+			}
 			var zero T
-			out, ok, err, panicked = zero, true, &PanicError{Value: r, Stack: debug.Stack()}, true
+			out, ok, err, panicked = zero, true, pe, true
 		}
 	}()
 	out, ok, err = t.fut.Poll(cx)
