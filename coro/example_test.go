@@ -159,7 +159,7 @@ func Example_chat() {
 			}
 			defer c.Close()
 			in := bufio.NewReader(co.IOReader(c))
-			fmt.Fprintf(co.IOWriter(c), "%s\n", name) // the first line is the name
+			fmt.Fprintf(co.IOWriter(c), "%s\n", name)      // the first line is the name
 			if _, err := in.ReadString('\n'); err != nil { // "welcome\n"
 				return nil, err
 			}
