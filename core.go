@@ -33,13 +33,18 @@ type core struct {
 	onPanic func(*PanicError)
 	drv     *Driver
 	lastID  uint32 // the id of the latest task to join the registry; guarded by regMu
+	// choose, if set, picks the next task of a LocalExecutor (see
+	// WithScheduler); ids is its reusable argument. Tasks then get their
+	// id when they are spawned.
+	choose func(queued []uint32) int
+	ids    []uint32
 }
 
 func (c *core) init(wakeup func(), acquire func() bool, release func(), opts []Option) {
 	c.wakeup, c.acquire, c.release = wakeup, acquire, release
 	s := makeSettings(opts, false)
 	c.drv = newDriver(&s)
-	c.onPanic = s.onPanic
+	c.onPanic, c.choose = s.onPanic, s.choose
 	if c.onPanic == nil {
 		c.onPanic = func(p *PanicError) { panic(p) }
 	}
@@ -108,12 +113,28 @@ func (c *core) takeInbox() {
 // spawn queues a new task, already marked scheduled, or reports false if
 // the executor is closed. A task joins the registry only when it first
 // waits (see register): one that completes in its first poll never does.
+// Under a chooser every task gets its id now, so that the chooser can
+// tell the queued tasks apart.
 func (c *core) spawn(h *header) bool {
 	if c.closed.Load() {
 		return false
 	}
+	if c.choose != nil {
+		c.regMu.Lock()
+		h.id = c.nextID()
+		c.regMu.Unlock()
+	}
 	c.schedule(h)
 	return true
+}
+
+// nextID returns a new task id; regMu is held.
+func (c *core) nextID() uint32 {
+	c.lastID++
+	if c.lastID == 0 { // 0 means "no id": skip it when the count wraps
+		c.lastID++
+	}
+	return c.lastID
 }
 
 // register adds a task that is about to wait to the registry, where Close
@@ -126,11 +147,9 @@ func (c *core) register(h *header) bool {
 	if c.closed.Load() {
 		return false
 	}
-	c.lastID++
-	if c.lastID == 0 { // 0 means "no id": skip it when the count wraps
-		c.lastID++
+	if h.id == 0 {
+		atomic.StoreUint32(&h.id, c.nextID())
 	}
-	atomic.StoreUint32(&h.id, c.lastID)
 	h.rnext = c.tasks
 	if c.tasks != nil {
 		c.tasks.rprev = h

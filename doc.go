@@ -20,7 +20,8 @@
 // user code inline: it only marks a task runnable. A waker may be woken
 // after its task finished; that is a no-op. A future is not polled again
 // after it returned ready. Polls are short: they never block, sleep or wait
-// on a Go channel. Blocking work goes to the blocking pool ([Unblock]).
+// on a Go channel. Blocking work goes to the blocking pool (package
+// github.com/smolgo/smol/blocking).
 //
 // A future must not be copied after its first poll: wakers and wait queues
 // point into it. Futures are values you keep behind a pointer (the

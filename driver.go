@@ -113,6 +113,7 @@ type settings struct {
 	clock   clock.Clock
 	budget  int
 	onPanic func(*PanicError)
+	choose  func(queued []uint32) int
 }
 
 func makeSettings(opts []Option, forBlockOn bool) settings {
@@ -144,6 +145,17 @@ func WithBudget(n int) Option {
 		panic("smol: WithBudget: want n >= 1")
 	}
 	return Option{apply: func(s *settings) { s.budget = min(n, unlimited) }, blockOn: true}
+}
+
+// WithScheduler makes a LocalExecutor ask choose which queued task to run
+// next, instead of running them in the order they were woken: choose gets
+// the ids of the queued tasks, oldest first (the ids of [TaskInfo], given
+// at spawn under a chooser), and returns an index into that slice, which
+// it must not keep. It is the hook of deterministic simulation, which
+// draws the index from a seeded generator; each task run then costs a walk
+// of the queue. An Executor panics if given it.
+func WithScheduler(choose func(queued []uint32) int) Option {
+	return Option{apply: func(s *settings) { s.choose = choose }}
 }
 
 // WithPanicHandler sets the function that receives the panic of a detached

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/smolgo/smol"
@@ -268,21 +267,6 @@ func ExampleContextDone() {
 	_, err := smol.Run(ex, work)
 	fmt.Println("stopped:", err)
 	// Output: stopped: context canceled
-}
-
-func ExampleUnblock() {
-	// A blocking call runs on the blocking pool; the future is awaited like
-	// any other.
-	f := smol.Unblock(func() (string, error) {
-		b, err := os.ReadFile("/proc/self/stat")
-		if err != nil {
-			return "", err
-		}
-		return strings.Fields(string(b))[1], nil // the command name, in parentheses
-	})
-	name, err := smol.BlockOn(f)
-	fmt.Println(strings.HasPrefix(name, "("), err)
-	// Output: true <nil>
 }
 
 func ExampleWithPanicHandler() {

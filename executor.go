@@ -40,6 +40,9 @@ type worker struct {
 func NewExecutor(opts ...Option) *Executor {
 	ex := &Executor{}
 	ex.init(ex.wakeOne, ex.lockGlobal, ex.unlockGlobal, opts)
+	if ex.choose != nil {
+		panic("smol: WithScheduler is for a LocalExecutor; an Executor's workers run tasks as they find them")
+	}
 	ex.workers.Store(new([]*worker))
 	return ex
 }

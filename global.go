@@ -2,6 +2,8 @@ package smol
 
 import (
 	"errors"
+
+	"github.com/smolgo/smol/internal/env"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,7 +48,7 @@ func GlobalExecutor() *Executor {
 	}
 	n := global.workers
 	if n == 0 {
-		n = envInt("SMOL_THREADS", runtime.GOMAXPROCS(0), 1<<16)
+		n = env.Int("SMOL_THREADS", runtime.GOMAXPROCS(0), 1<<16)
 	}
 	ex := NewExecutor()
 	for range n {

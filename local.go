@@ -1,6 +1,7 @@
 package smol
 
 import (
+	"fmt"
 	"io"
 	"sync/atomic"
 )
@@ -80,7 +81,12 @@ func (ex *LocalExecutor) runOne() bool {
 	if ex.head == nil {
 		ex.takeInbox()
 	}
-	h := ex.pop()
+	var h *header
+	if ex.choose != nil {
+		h = ex.popChosen()
+	} else {
+		h = ex.pop()
+	}
 	if h == nil {
 		return false
 	}
@@ -94,13 +100,43 @@ func (ex *LocalExecutor) runOne() bool {
 	return true
 }
 
-// runQueued runs the tasks queued at the moment it is called, and none
-// queued after (a task that yields is queued again behind them).
+// popChosen takes the queued task that the executor's chooser picks.
+func (ex *LocalExecutor) popChosen() *header {
+	ex.takeInbox()
+	if ex.head == nil {
+		return nil
+	}
+	ex.ids = ex.ids[:0]
+	for h := ex.head; h != nil; h = h.next {
+		ex.ids = append(ex.ids, atomic.LoadUint32(&h.id))
+	}
+	i := ex.choose(ex.ids)
+	if i < 0 || i >= len(ex.ids) {
+		panic(fmt.Sprintf("smol: a WithScheduler chooser picked %d of %d queued tasks", i, len(ex.ids)))
+	}
+	if i == 0 {
+		return ex.pop()
+	}
+	prev := ex.head
+	for range i - 1 {
+		prev = prev.next
+	}
+	h := prev.next
+	prev.next, h.next = h.next, nil
+	if ex.tail == h {
+		ex.tail = prev
+	}
+	ex.nhead--
+	return h
+}
+
+// runQueued runs as many tasks as are queued when it is called, so that a
+// task that yields is queued again behind all of them and does not run
+// twice.
 func (ex *LocalExecutor) runQueued() {
 	ex.takeInbox()
-	for last := ex.tail; last != nil && !ex.closed.Load(); {
-		h := ex.head
-		if !ex.runOne() || h == last {
+	for n := ex.nhead; n > 0 && !ex.closed.Load(); n-- {
+		if !ex.runOne() {
 			return
 		}
 	}

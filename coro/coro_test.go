@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		// The default blocking pool's idle goroutines exit 500 ms after
 		// their last job (DNS in the socket tests).
-		goleak.IgnoreTopFunction("github.com/smolgo/smol.(*BlockingPool).work"))
+		goleak.IgnoreTopFunction("github.com/smolgo/smol/blocking.(*Pool).work"))
 }
 
 // tickAll runs ex until nothing is queued.
@@ -447,7 +447,7 @@ func TestManyCoroutinesNoLeak(t *testing.T) {
 	if done != n/2 || canceled != n/2 {
 		t.Fatalf("%d done, %d canceled", done, canceled)
 	}
-	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/smolgo/smol.(*BlockingPool).work"))
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/smolgo/smol/blocking.(*Pool).work"))
 }
 
 // TestOnExecutor runs coroutines on a multi-threaded Executor: successive

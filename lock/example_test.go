@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/blocking"
 	"github.com/smolgo/smol/lock"
 )
 
@@ -137,7 +138,7 @@ func ExampleOnceCell() {
 func ExampleOnceCell_GetOrInit() {
 	var cell lock.OnceCell[int]
 	v, err := smol.BlockOn(cell.GetOrInit(func() smol.Future[int] {
-		return smol.Unblock(func() (int, error) { return 6 * 7, nil }) // on the blocking pool
+		return blocking.Unblock(func() (int, error) { return 6 * 7, nil }) // on the blocking pool
 	}))
 	fmt.Println(v, err)
 	// Output: 42 <nil>

@@ -13,7 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	// ExampleOnceCell_GetOrInit uses the default blocking pool, whose idle
 	// goroutines linger for 500ms by design.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/smolgo/smol.(*BlockingPool).work"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/smolgo/smol/blocking.(*Pool).work"))
 }
 
 // counter is a waker that counts its wakes.

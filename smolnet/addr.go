@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/blocking"
 )
 
 // ipNetwork checks an IP network name against base ("tcp" or "udp") and
@@ -180,11 +181,11 @@ func lookupHost(host string) ([]netip.Addr, error) {
 // Resolve returns a future of the IP addresses of host, a host name or an
 // IP literal. A literal is parsed inline and the future is ready at once; a
 // host name is looked up with net.DefaultResolver on the blocking pool
-// ([smol.Unblock]), so no executor goroutine waits on DNS. The error of a
+// ([blocking.Unblock]), so no executor goroutine waits on DNS. The error of a
 // failed lookup is a *net.DNSError.
 func Resolve(host string) smol.Future[[]netip.Addr] {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return smol.Ready([]netip.Addr{ip.Unmap()})
 	}
-	return smol.Unblock(func() ([]netip.Addr, error) { return lookupHost(host) })
+	return blocking.Unblock(func() ([]netip.Addr, error) { return lookupHost(host) })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/blocking"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +66,7 @@ func (d *Dialer) Dial(network, address string) smol.Future[*TCPConn] {
 	case done:
 		f.addrs, f.port = t.addrs, t.port
 	default:
-		f.resolve = smol.Unblock(func() (target, error) { return spec.resolve(false) })
+		f.resolve = blocking.Unblock(func() (target, error) { return spec.resolve(false) })
 	}
 	// If the future is dropped mid-connect, its socket is closed when the
 	// future is collected.

@@ -57,7 +57,7 @@
 //
 // Addresses that need a lookup (a host name or a service name) are
 // resolved with Go's resolver: by Dial and [Resolve] on the blocking pool
-// ([smol.Unblock]), so no executor goroutine waits on DNS, and by Listen,
+// ([blocking.Unblock]), so no executor goroutine waits on DNS, and by Listen,
 // ListenUDP and DialUDP on the calling goroutine, which blocks: inside a
 // task, give those IP literals, or resolve with [Resolve] first. Dial tries
 // every address of the name, in the resolver's order, one after another

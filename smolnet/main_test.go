@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 	raiseFileLimit()
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/smolgo/smol.(*reactor).fallback"),
-		goleak.IgnoreAnyFunction("github.com/smolgo/smol.(*BlockingPool).work"),
+		goleak.IgnoreAnyFunction("github.com/smolgo/smol/blocking.(*Pool).work"),
 	)
 }
 

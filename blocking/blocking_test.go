@@ -1,4 +1,4 @@
-package smol_test
+package blocking_test
 
 import (
 	"errors"
@@ -12,24 +12,25 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/blocking"
 )
 
 // waitIdle waits until every goroutine of pool has exited.
-func waitIdle(t *testing.T, pool *smol.BlockingPool) {
+func waitIdle(t *testing.T, pool *blocking.Pool) {
 	t.Helper()
 	waitFor(t, "the pool's goroutines to exit", func() bool { return pool.Threads() == 0 })
 }
 
 func TestUnblockOnResult(t *testing.T) {
 	checkLeaks(t)
-	pool := smol.NewBlockingPool(2, 10*time.Millisecond)
+	pool := blocking.NewPool(2, 10*time.Millisecond)
 	defer waitIdle(t, pool)
-	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (string, error) { return "done", nil })); err != nil || got != "done" {
+	if got, err := smol.BlockOn(blocking.UnblockOn(pool, func() (string, error) { return "done", nil })); err != nil || got != "done" {
 		t.Fatalf("got (%q, %v)", got, err)
 	}
 	// The function's error is the future's error.
 	errBlocking := errors.New("blocking call failed")
-	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 3, errBlocking })); err != errBlocking || got != 3 {
+	if got, err := smol.BlockOn(blocking.UnblockOn(pool, func() (int, error) { return 3, errBlocking })); err != errBlocking || got != 3 {
 		t.Fatalf("a failing call: got (%d, %v), want (3, %v)", got, err, errBlocking)
 	}
 	// Awaited from tasks, many at once.
@@ -37,7 +38,7 @@ func TestUnblockOnResult(t *testing.T) {
 	defer ex.Close()
 	var fs []smol.Future[int]
 	for i := range 20 {
-		fs = append(fs, smol.SpawnOn(ex, smol.Map(smol.UnblockOn(pool, func() (int, error) {
+		fs = append(fs, smol.SpawnOn(ex, smol.Map(blocking.UnblockOn(pool, func() (int, error) {
 			time.Sleep(time.Millisecond) // a blocking call
 			return i, nil
 		}), func(n int) int { return n * n })))
@@ -56,10 +57,10 @@ func TestUnblockOnResult(t *testing.T) {
 func TestUnblockOnStartsAtOnce(t *testing.T) {
 	// The function runs whether or not the future is polled.
 	checkLeaks(t)
-	pool := smol.NewBlockingPool(1, 10*time.Millisecond)
+	pool := blocking.NewPool(1, 10*time.Millisecond)
 	defer waitIdle(t, pool)
 	ran := make(chan struct{})
-	f := smol.UnblockOn(pool, func() (int, error) { close(ran); return 1, nil })
+	f := blocking.UnblockOn(pool, func() (int, error) { close(ran); return 1, nil })
 	<-ran
 	var v int
 	var err error
@@ -74,9 +75,9 @@ func blockingPanicStep() (int, error) { panic(errors.New("blocking boom")) }
 
 func TestUnblockOnPanic(t *testing.T) {
 	checkLeaks(t)
-	pool := smol.NewBlockingPool(1, 10*time.Millisecond)
+	pool := blocking.NewPool(1, 10*time.Millisecond)
 	defer waitIdle(t, pool)
-	f := smol.UnblockOn(pool, blockingPanicStep)
+	f := blocking.UnblockOn(pool, blockingPanicStep)
 	v := mustPanic(t, func() { smol.BlockOn(f) })
 	pe, ok := v.(*smol.PanicError)
 	if !ok {
@@ -89,21 +90,21 @@ func TestUnblockOnPanic(t *testing.T) {
 		t.Fatalf("the stack does not mention the panicking function:\n%s", pe.Stack)
 	}
 	// The pool survives the panic.
-	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 2, nil })); err != nil || got != 2 {
+	if got, err := smol.BlockOn(blocking.UnblockOn(pool, func() (int, error) { return 2, nil })); err != nil || got != 2 {
 		t.Fatalf("after a panic: got (%d, %v)", got, err)
 	}
 }
 
-func TestBlockingPoolLimit(t *testing.T) {
+func TestPoolLimit(t *testing.T) {
 	checkLeaks(t)
 	const limit, jobs = 4, 100
-	pool := smol.NewBlockingPool(limit, 10*time.Millisecond)
+	pool := blocking.NewPool(limit, 10*time.Millisecond)
 	defer waitIdle(t, pool)
 	var running, peak, started atomic.Int32
 	gate := make(chan struct{})
 	var fs []smol.Future[int]
 	for i := range jobs {
-		fs = append(fs, smol.UnblockOn(pool, func() (int, error) {
+		fs = append(fs, blocking.UnblockOn(pool, func() (int, error) {
 			n := running.Add(1)
 			for {
 				p := peak.Load()
@@ -138,15 +139,15 @@ func TestBlockingPoolLimit(t *testing.T) {
 	}
 }
 
-func TestBlockingPoolIdleExit(t *testing.T) {
+func TestPoolIdleExit(t *testing.T) {
 	checkLeaks(t)
-	pool := smol.NewBlockingPool(3, 5*time.Millisecond)
+	pool := blocking.NewPool(3, 5*time.Millisecond)
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
 	var fs []smol.Future[struct{}]
 	for range 3 {
 		wg.Add(1)
-		fs = append(fs, smol.UnblockOn(pool, func() (struct{}, error) { wg.Done(); <-gate; return struct{}{}, nil }))
+		fs = append(fs, blocking.UnblockOn(pool, func() (struct{}, error) { wg.Done(); <-gate; return struct{}{}, nil }))
 	}
 	wg.Wait()
 	if n := pool.Threads(); n != 3 {
@@ -157,26 +158,26 @@ func TestBlockingPoolIdleExit(t *testing.T) {
 	// Idle goroutines exit after the timeout.
 	waitIdle(t, pool)
 	// And the pool starts new ones for new work.
-	if got, err := smol.BlockOn(smol.UnblockOn(pool, func() (int, error) { return 5, nil })); err != nil || got != 5 {
+	if got, err := smol.BlockOn(blocking.UnblockOn(pool, func() (int, error) { return 5, nil })); err != nil || got != 5 {
 		t.Fatalf("got (%d, %v)", got, err)
 	}
 	waitIdle(t, pool)
 }
 
-func TestNewBlockingPoolBadArgs(t *testing.T) {
+func TestNewPoolBadArgs(t *testing.T) {
 	for _, c := range []struct {
 		n int
 		d time.Duration
 	}{{0, time.Second}, {-1, time.Second}, {1, 0}, {1, -time.Second}} {
-		mustPanic(t, func() { smol.NewBlockingPool(c.n, c.d) })
+		mustPanic(t, func() { blocking.NewPool(c.n, c.d) })
 	}
 }
 
 func TestUnblock(t *testing.T) {
 	// The default pool's idle goroutines exit 500ms after their last job;
-	// TestMain waits for them, so this test does not.
-	checkLeaks(t, goleak.IgnoreAnyFunction("github.com/smolgo/smol.(*BlockingPool).work"))
-	f := smol.Unblock(func() (os.FileInfo, error) { return os.Stat(os.DevNull) })
+	// they are ignored here.
+	checkLeaks(t, goleak.IgnoreAnyFunction("github.com/smolgo/smol/blocking.(*Pool).work"))
+	f := blocking.Unblock(func() (os.FileInfo, error) { return os.Stat(os.DevNull) })
 	fi, err := smol.BlockOn(f)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestUnblock(t *testing.T) {
 		t.Fatalf("Stat(%s).Name() = %q", os.DevNull, fi.Name())
 	}
 	// A failing call's error comes through.
-	if _, err := smol.BlockOn(smol.Unblock(func() (os.FileInfo, error) { return os.Stat("/nonexistent/smol") })); !errors.Is(err, os.ErrNotExist) {
+	if _, err := smol.BlockOn(blocking.Unblock(func() (os.FileInfo, error) { return os.Stat("/nonexistent/smol") })); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Stat of a missing file: %v, want ErrNotExist", err)
 	}
 }

@@ -1,4 +1,4 @@
-package smol
+package env
 
 import (
 	"io"
@@ -31,22 +31,22 @@ func TestEnvInt(t *testing.T) {
 		want int
 		warn bool
 	}{
-		{"", DefaultMaxBlockingThreads, false},
+		{"", 500, false},
 		{"1", 1, false},
 		{"64", 64, false},
 		{"10000", 10000, false},
-		{"10001", DefaultMaxBlockingThreads, true},
-		{"0", DefaultMaxBlockingThreads, true},
-		{"-3", DefaultMaxBlockingThreads, true},
-		{"abc", DefaultMaxBlockingThreads, true},
-		{"12x", DefaultMaxBlockingThreads, true},
-		{" 8", DefaultMaxBlockingThreads, true},
-		{"1e3", DefaultMaxBlockingThreads, true},
-		{"99999999999999999999", DefaultMaxBlockingThreads, true},
+		{"10001", 500, true},
+		{"0", 500, true},
+		{"-3", 500, true},
+		{"abc", 500, true},
+		{"12x", 500, true},
+		{" 8", 500, true},
+		{"1e3", 500, true},
+		{"99999999999999999999", 500, true},
 	} {
 		t.Setenv(name, c.val)
 		var got int
-		msg := captureStderr(t, func() { got = envInt(name, DefaultMaxBlockingThreads, 10000) })
+		msg := captureStderr(t, func() { got = Int(name, 500, 10000) })
 		if got != c.want {
 			t.Errorf("%s=%q: got %d, want %d", name, c.val, got, c.want)
 		}
@@ -56,16 +56,5 @@ func TestEnvInt(t *testing.T) {
 		if c.warn && (!strings.Contains(msg, name) || !strings.Contains(msg, c.val)) {
 			t.Errorf("%s=%q: the warning %q does not name the setting and its value", name, c.val, msg)
 		}
-	}
-}
-
-func TestDefaultPoolSettings(t *testing.T) {
-	p := defaultPool()
-	want := envInt("SMOL_MAX_BLOCKING_THREADS", DefaultMaxBlockingThreads, 10000)
-	if p.limit != want {
-		t.Fatalf("default pool limit %d, want %d", p.limit, want)
-	}
-	if defaultPool() != p {
-		t.Fatal("defaultPool returned a second pool")
 	}
 }

@@ -1,21 +1,33 @@
-package smol
+// Package blocking runs blocking calls (file I/O, cgo, DNS, anything that
+// parks a thread) off the executors, on a bounded pool of goroutines, as
+// futures that tasks await: smol's "blocking" crate for Go.
+//
+//	data, err := smol.BlockOn(blocking.Unblock(func() ([]byte, error) { return os.ReadFile(name) }))
+//
+// A poll must never block; this is where blocking work goes instead. The
+// pool is the one place in the runtime where goroutines grow with load,
+// and it is bounded: DefaultMaxThreads (500) unless the environment
+// variable SMOL_MAX_BLOCKING_THREADS says otherwise; beyond the bound,
+// calls wait in a FIFO queue. A goroutine idle for 500 ms exits.
+package blocking
 
 import (
 	"fmt"
-	"os"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/internal/env"
 )
 
-// BlockingPool runs blocking functions on a bounded set of goroutines, so
+// Pool runs blocking functions on a bounded set of goroutines, so
 // that tasks can await blocking calls (file I/O, cgo, DNS) without blocking
 // an executor. The pool starts a goroutine when work is queued and none is
 // idle, up to its limit; beyond the limit, work waits in a FIFO queue. A
 // goroutine idle for the pool's idle timeout exits.
-type BlockingPool struct {
+type Pool struct {
 	mu      sync.Mutex
 	queue   []func()
 	idle    int
@@ -25,48 +37,35 @@ type BlockingPool struct {
 	signal  chan struct{} // one token per job queued while a goroutine idles
 }
 
-// NewBlockingPool returns a pool of at most maxThreads goroutines, each of
+// NewPool returns a pool of at most maxThreads goroutines, each of
 // which exits after idleTimeout without work. It panics if maxThreads < 1 or
 // idleTimeout <= 0.
-func NewBlockingPool(maxThreads int, idleTimeout time.Duration) *BlockingPool {
+func NewPool(maxThreads int, idleTimeout time.Duration) *Pool {
 	if maxThreads < 1 || idleTimeout <= 0 {
-		panic(fmt.Sprintf("smol: NewBlockingPool(%d, %v): want maxThreads >= 1 and idleTimeout > 0", maxThreads, idleTimeout))
+		panic(fmt.Sprintf("blocking: NewPool(%d, %v): want maxThreads >= 1 and idleTimeout > 0", maxThreads, idleTimeout))
 	}
-	return &BlockingPool{limit: maxThreads, timeout: idleTimeout, signal: make(chan struct{}, maxThreads)}
+	return &Pool{limit: maxThreads, timeout: idleTimeout, signal: make(chan struct{}, maxThreads)}
 }
 
-// DefaultMaxBlockingThreads is the default pool's limit unless the
+// DefaultMaxThreads is the default pool's limit unless the
 // environment variable SMOL_MAX_BLOCKING_THREADS holds an integer in
 // 1..10000 when the pool is first used.
-const DefaultMaxBlockingThreads = 500
+const DefaultMaxThreads = 500
 
-var defaultPool = sync.OnceValue(func() *BlockingPool {
-	return NewBlockingPool(envInt("SMOL_MAX_BLOCKING_THREADS", DefaultMaxBlockingThreads, 10000), 500*time.Millisecond)
+// Default returns the default pool, made on first use, which [Unblock]
+// runs calls on.
+var Default = sync.OnceValue(func() *Pool {
+	return NewPool(env.Int("SMOL_MAX_BLOCKING_THREADS", DefaultMaxThreads, 10000), 500*time.Millisecond)
 })
 
-// envInt reads a positive integer setting; a malformed value is reported on
-// stderr and the default used, as a bad setting should not crash a program.
-func envInt(name string, def, limit int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > limit {
-		fmt.Fprintf(os.Stderr, "smol: ignoring %s=%q: want an integer in 1..%d; using %d\n", name, s, limit, def)
-		return def
-	}
-	return n
-}
-
 // Threads reports how many goroutines the pool has, busy or idle.
-func (p *BlockingPool) Threads() int {
+func (p *Pool) Threads() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.threads
 }
 
-func (p *BlockingPool) submit(job func()) {
+func (p *Pool) submit(job func()) {
 	p.mu.Lock()
 	p.queue = append(p.queue, job)
 	if p.idle > 0 {
@@ -84,7 +83,7 @@ func (p *BlockingPool) submit(job func()) {
 	p.mu.Unlock()
 }
 
-func (p *BlockingPool) work() {
+func (p *Pool) work() {
 	t := time.NewTimer(p.timeout)
 	defer t.Stop()
 	p.mu.Lock()
@@ -124,12 +123,12 @@ type blockingCall[T any] struct {
 	done  atomic.Bool
 	out   T
 	err   error
-	panic *PanicError
+	panic *smol.PanicError
 	mu    sync.Mutex // guards w
-	w     Waker
+	w     smol.Waker
 }
 
-func (b *blockingCall[T]) Poll(cx *Context) (T, bool, error) {
+func (b *blockingCall[T]) Poll(cx *smol.Context) (T, bool, error) {
 	if !b.done.Load() {
 		b.mu.Lock()
 		b.w = cx.Waker()
@@ -137,7 +136,7 @@ func (b *blockingCall[T]) Poll(cx *Context) (T, bool, error) {
 		// The job sets done before it takes mu to read w: either it sees
 		// this waker or this load sees done.
 		if !b.done.Load() {
-			cx.WaitingOn(b, WaitBlocking)
+			cx.WaitingOn(b, smol.WaitBlocking)
 			var zero T
 			return zero, false, nil
 		}
@@ -151,15 +150,15 @@ func (b *blockingCall[T]) Poll(cx *Context) (T, bool, error) {
 func (b *blockingCall[T]) String() string { return "the blocking pool" }
 
 // UnblockOn starts fn on pool at once and returns a future of its value and
-// error. If fn panics, polling the future panics with a [*PanicError]
+// error. If fn panics, polling the future panics with a [*smol.PanicError]
 // carrying the value and fn's stack. The call runs to its end even if the
 // future is dropped: a blocking call cannot be interrupted.
-func UnblockOn[T any](pool *BlockingPool, fn func() (T, error)) Future[T] {
+func UnblockOn[T any](pool *Pool, fn func() (T, error)) smol.Future[T] {
 	b := &blockingCall[T]{}
 	pool.submit(func() {
 		defer func() {
 			if r := recover(); r != nil {
-				b.panic = &PanicError{Value: r, Stack: debug.Stack()}
+				b.panic = &smol.PanicError{Value: r, Stack: debug.Stack()}
 			}
 			b.done.Store(true)
 			b.mu.Lock()
@@ -175,8 +174,8 @@ func UnblockOn[T any](pool *BlockingPool, fn func() (T, error)) Future[T] {
 }
 
 // Unblock is UnblockOn with the default pool, whose limit is
-// [DefaultMaxBlockingThreads] goroutines and whose goroutines exit after
+// [DefaultMaxThreads] goroutines and whose goroutines exit after
 // 500ms idle:
 //
-//	data, err := smol.BlockOn(smol.Unblock(func() ([]byte, error) { return os.ReadFile(name) }))
-func Unblock[T any](fn func() (T, error)) Future[T] { return UnblockOn(defaultPool(), fn) }
+//	data, err := smol.BlockOn(blocking.Unblock(func() ([]byte, error) { return os.ReadFile(name) }))
+func Unblock[T any](fn func() (T, error)) smol.Future[T] { return UnblockOn(Default(), fn) }
