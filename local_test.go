@@ -641,3 +641,35 @@ func TestTaskDumpOpOfUnsaidWait(t *testing.T) {
 		}
 	}
 }
+
+// TestWithScheduler: a chooser decides which queued task runs next; it sees
+// the queued tasks' ids, oldest first, and a bad index panics.
+func TestWithScheduler(t *testing.T) {
+	var seen [][]uint32
+	var order []int
+	// Always pick the newest queued task: a LIFO.
+	ex := smol.NewLocalExecutor(smol.WithScheduler(func(ids []uint32) int {
+		seen = append(seen, append([]uint32(nil), ids...))
+		return len(ids) - 1
+	}))
+	defer ex.Close()
+	for i := range 4 {
+		smol.SpawnOn(ex, smol.PollFn(func(*smol.Context) (int, bool, error) {
+			order = append(order, i)
+			return i, true, nil
+		})).Detach()
+	}
+	for ex.TryTick() {
+	}
+	if fmt.Sprint(order) != "[3 2 1 0]" {
+		t.Fatalf("ran %v, want LIFO [3 2 1 0]", order)
+	}
+	if fmt.Sprint(seen[0]) != "[1 2 3 4]" {
+		t.Fatalf("the chooser saw ids %v first, want [1 2 3 4]", seen[0])
+	}
+	bad := smol.NewLocalExecutor(smol.WithScheduler(func(ids []uint32) int { return len(ids) }))
+	defer bad.Close()
+	smol.SpawnOn(bad, smol.Ready(1)).Detach()
+	mustPanic(t, func() { bad.TryTick() })
+	mustPanic(t, func() { smol.NewExecutor(smol.WithScheduler(func([]uint32) int { return 0 })) })
+}
