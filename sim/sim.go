@@ -98,6 +98,9 @@ func (s *Sim) Now() time.Time { return s.clk.Now() }
 // Elapsed returns the virtual time since the run started.
 func (s *Sim) Elapsed() time.Duration { return s.clk.Now().Sub(s.cfg.Start) }
 
+// Steps returns how many task polls the run has made.
+func (s *Sim) Steps() int { return s.steps }
+
 // Seed returns the run's seed.
 func (s *Sim) Seed() uint64 { return s.cfg.Seed }
 
