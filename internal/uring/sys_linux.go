@@ -1,0 +1,344 @@
+//go:build linux
+
+package uring
+
+// The kernel ABI: structures and constants of include/uapi/linux/io_uring.h
+// that this package uses, the three system calls, and mmap helpers. Field
+// offsets are checked by TestABILayout. Names follow the C header with the
+// IORING_ prefix dropped and in Go case, so that a reader can grep the
+// kernel for them.
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Opcodes (enum io_uring_op). Only those the package prepares or probes.
+const (
+	OpNop           = 0
+	OpPollAdd       = 6
+	OpPollRemove    = 7
+	OpTimeout       = 11
+	OpTimeoutRemove = 12
+	OpAccept        = 13
+	OpAsyncCancel   = 14
+	OpLinkTimeout   = 15
+	OpClose         = 19
+	OpFilesUpdate   = 20
+	OpSend          = 26
+	OpRecv          = 27
+	OpShutdown      = 34
+	OpMsgRing       = 40
+	OpSendZC        = 47
+	opLast          = 64 // probe buffer size; larger than any opcode today
+)
+
+// SQE flags (sqe->flags, IOSQE_*).
+const (
+	SQEFixedFile       = 1 << 0
+	SQEIODrain         = 1 << 1
+	SQEIOLink          = 1 << 2
+	SQEIOHardlink      = 1 << 3
+	SQEAsync           = 1 << 4
+	SQEBufferSelect    = 1 << 5
+	SQECQESkipSuccess  = 1 << 6
+	fileIndexAlloc     = ^uint32(0) // IORING_FILE_INDEX_ALLOC
+	registerFilesSkip  = -2         // IORING_REGISTER_FILES_SKIP
+	rsrcRegisterSparse = 1 << 0     // IORING_RSRC_REGISTER_SPARSE
+)
+
+// CQE flags (cqe->flags, IORING_CQE_F_*).
+const (
+	// CQEFBuffer: the upper 16 bits of Flags are the provided buffer's ID.
+	CQEFBuffer = 1 << 0
+	// CQEFMore: the multishot request that posted this CQE stays armed
+	// and will post more. Its absence ends the request.
+	CQEFMore = 1 << 1
+	// CQEFSockNonempty: after this recv the socket still had data queued.
+	CQEFSockNonempty = 1 << 2
+	// CQEFNotif: a zero-copy send's notification that the buffer is free.
+	CQEFNotif        = 1 << 3
+	cqeBufferShift   = 16
+	cqeFBufMore      = 1 << 4
+	notifUsageCopied = 1 << 31
+)
+
+// io_uring_setup flags (IORING_SETUP_*).
+const (
+	setupCQSize       = 1 << 3
+	setupClamp        = 1 << 4
+	setupSubmitAll    = 1 << 7
+	setupCoopTaskrun  = 1 << 8
+	setupTaskrunFlag  = 1 << 9
+	setupSingleIssuer = 1 << 12
+	setupDeferTaskrun = 1 << 13
+	setupNoSQArray    = 1 << 16
+)
+
+// Features reported by io_uring_setup (IORING_FEAT_*).
+const (
+	featSingleMmap = 1 << 0
+	featNoDrop     = 1 << 1
+	featFastPoll   = 1 << 5
+	featExtArg     = 1 << 8
+	featCQESkip    = 1 << 11
+)
+
+// SQ ring flags (IORING_SQ_*), written by the kernel.
+const (
+	sqNeedWakeup = 1 << 0
+	sqCQOverflow = 1 << 1
+	sqTaskrun    = 1 << 2
+)
+
+// io_uring_enter flags (IORING_ENTER_*).
+const (
+	enterGetEvents = 1 << 0
+	enterExtArg    = 1 << 3
+)
+
+// Command flags of the individual operations.
+const (
+	pollAddMulti        = 1 << 0 // sqe->len of POLL_ADD
+	pollUpdateEvents    = 1 << 1
+	pollUpdateUserData  = 1 << 2
+	timeoutAbs          = 1 << 0 // sqe->timeout_flags
+	timeoutMultishot    = 1 << 6
+	cancelAll           = 1 << 0 // sqe->cancel_flags
+	cancelFD            = 1 << 1
+	cancelAny           = 1 << 2
+	cancelFDFixed       = 1 << 3
+	recvsendPollFirst   = 1 << 0 // sqe->ioprio of SEND/RECV
+	recvMultishot       = 1 << 1
+	recvsendFixedBuf    = 1 << 2
+	acceptMultishot     = 1 << 0 // sqe->ioprio of ACCEPT
+	msgRingData         = 0      // sqe->addr of MSG_RING
+	msgRingFlagsPass    = 1 << 1 // sqe->msg_ring_flags
+	ioURingOpSupported  = 1 << 0 // io_uring_probe_op.flags
+	pbufRingIncremental = 2      // IOU_PBUF_RING_INC
+)
+
+// io_uring_register opcodes (IORING_REGISTER_*).
+const (
+	registerBuffers     = 0
+	unregisterBuffers   = 1
+	unregisterFiles     = 3
+	registerProbe       = 8
+	registerFiles2      = 13
+	registerFilesUpdate = 6
+	registerPbufRing    = 22
+	unregisterPbufRing  = 23
+	registerSyncCancel  = 24
+)
+
+// mmap offsets of the rings (IORING_OFF_*).
+const (
+	offSQRing = 0
+	offCQRing = 0x8000000
+	offSQEs   = 0x10000000
+)
+
+// sqringOffsets is struct io_sqring_offsets.
+type sqringOffsets struct {
+	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
+	userAddr                                                        uint64
+}
+
+// cqringOffsets is struct io_cqring_offsets.
+type cqringOffsets struct {
+	head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
+	userAddr                                                        uint64
+}
+
+// params is struct io_uring_params (120 bytes).
+type params struct {
+	sqEntries    uint32
+	cqEntries    uint32
+	flags        uint32
+	sqThreadCPU  uint32
+	sqThreadIdle uint32
+	features     uint32
+	wqFd         uint32
+	resv         [3]uint32
+	sqOff        sqringOffsets
+	cqOff        cqringOffsets
+}
+
+// SQE is a submission queue entry, struct io_uring_sqe (64 bytes). The
+// preparers (Prep*) fill it; a caller that needs an operation they do not
+// cover may set the fields directly, as the C header names them.
+type SQE struct {
+	Opcode      uint8
+	Flags       uint8
+	Ioprio      uint16
+	Fd          int32
+	Off         uint64 // also addr2
+	Addr        uint64 // also splice_off_in
+	Len         uint32
+	OpFlags     uint32 // rw_flags, msg_flags, timeout_flags, accept_flags, cancel_flags, poll32_events...
+	UserData    uint64
+	BufIndex    uint16 // also buf_group
+	Personality uint16
+	FileIndex   uint32 // also splice_fd_in, addr_len
+	Addr3       uint64
+	pad2        uint64
+}
+
+// CQE is a completion queue entry, struct io_uring_cqe (16 bytes).
+type CQE struct {
+	// UserData is the SQE's UserData, untouched by the kernel.
+	UserData uint64
+	// Res is the operation's result: a byte count, an fd, or a negated
+	// errno.
+	Res int32
+	// Flags holds CQEF* bits and, with CQEFBuffer, the buffer ID.
+	Flags uint32
+}
+
+// More reports whether the multishot request that posted c stays armed.
+func (c *CQE) More() bool { return c.Flags&CQEFMore != 0 }
+
+// BufferID returns the provided buffer that the kernel filled, if any.
+func (c *CQE) BufferID() (id uint16, ok bool) {
+	return uint16(c.Flags >> cqeBufferShift), c.Flags&CQEFBuffer != 0
+}
+
+// Err returns c's result as an error: nil for Res >= 0, otherwise the
+// unix.Errno.
+func (c *CQE) Err() error {
+	if c.Res >= 0 {
+		return nil
+	}
+	return unix.Errno(-c.Res)
+}
+
+// getEventsArg is struct io_uring_getevents_arg, for IORING_ENTER_EXT_ARG.
+type getEventsArg struct {
+	sigmask     uint64
+	sigmaskSz   uint32
+	minWaitUsec uint32
+	ts          uint64
+}
+
+// probeOp and probeHdr are struct io_uring_probe_op and io_uring_probe.
+type probeOp struct {
+	op    uint8
+	resv  uint8
+	flags uint16
+	resv2 uint32
+}
+
+type probe struct {
+	lastOp uint8
+	opsLen uint8
+	resv   uint16
+	resv2  [3]uint32
+	ops    [opLast]probeOp
+}
+
+// rsrcRegister is struct io_uring_rsrc_register.
+type rsrcRegister struct {
+	nr    uint32
+	flags uint32
+	resv2 uint64
+	data  uint64
+	tags  uint64
+}
+
+// rsrcUpdate is struct io_uring_rsrc_update (io_uring_files_update).
+type rsrcUpdate struct {
+	offset uint32
+	resv   uint32
+	data   uint64
+}
+
+// bufReg is struct io_uring_buf_reg.
+type bufReg struct {
+	ringAddr    uint64
+	ringEntries uint32
+	bgid        uint16
+	flags       uint16
+	resv        [3]uint64
+}
+
+// ringBuf is struct io_uring_buf, one entry of a provided buffer ring. The
+// tail of the ring overlays resv of entry 0.
+type ringBuf struct {
+	addr uint64
+	len  uint32
+	bid  uint16
+	resv uint16
+}
+
+// syncCancelReg is struct io_uring_sync_cancel_reg.
+type syncCancelReg struct {
+	addr    uint64
+	fd      int32
+	flags   uint32
+	timeout unix.Timespec
+	opcode  uint8
+	pad     [7]uint8
+	pad2    [3]uint64
+}
+
+// iovec for IORING_REGISTER_BUFFERS.
+type iovec = unix.Iovec
+
+// setup is io_uring_setup(2). It never blocks.
+func setup(entries uint32, p *params) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(p)), 0)
+	return int(r), e
+}
+
+// enterRaw is io_uring_enter(2) without the scheduler's bookkeeping: for
+// calls that cannot sleep (no GETEVENTS, or GETEVENTS with nothing to
+// wait for).
+func enterRaw(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSz uintptr) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit),
+		uintptr(minComplete), uintptr(flags), uintptr(arg), argSz)
+	return int(r), e
+}
+
+// enterBlocking is io_uring_enter(2) through the scheduler-aware Syscall6,
+// for calls that may sleep waiting for completions: the P is handed off.
+func enterBlocking(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSz uintptr) (int, unix.Errno) {
+	r, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit),
+		uintptr(minComplete), uintptr(flags), uintptr(arg), argSz)
+	return int(r), e
+}
+
+// register is io_uring_register(2). Registration calls do not sleep for
+// long (sync cancel, which may, has its own timeout), so Syscall6 is used
+// for every one of them: they are rare, and the P hand-off is cheap
+// insurance.
+func register(fd int, op uint32, arg unsafe.Pointer, nr uint32) (int, error) {
+	r, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(fd), uintptr(op), uintptr(arg), uintptr(nr), 0, 0)
+	if e != 0 {
+		return int(r), os.NewSyscallError("io_uring_register", e)
+	}
+	return int(r), nil
+}
+
+// mmapRing maps length bytes of the ring fd at the magic offset off,
+// shared and populated (the kernel's pages are already allocated).
+func mmapRing(fd int, off int64, length int) ([]byte, error) {
+	b, err := unix.Mmap(fd, off, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	return b, nil
+}
+
+// mmapAnon maps length bytes of private anonymous memory, page aligned,
+// outside the Go heap: memory the kernel may write into after the Go code
+// that asked for the write has lost interest (provided buffers, buffer
+// rings) must never be memory the garbage collector can free and reuse.
+func mmapAnon(length int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	return b, nil
+}
