@@ -80,12 +80,24 @@ func PrepSend(sqe *SQE, fd int, p []byte, flags int, userData uint64) {
 	sqe.UserData = userData
 }
 
-// PrepSendFixed is PrepSend from a registered buffer: p must lie inside
-// the buffer registered at index bufIndex by RegisterBuffers. Plain (copy)
-// sends accept registered buffers since 6.10; see RegisterBuffers for when
-// that pays.
-func PrepSendFixed(sqe *SQE, fd int, p []byte, bufIndex uint16, flags int, userData uint64) {
+// PrepSendZC prepares a zero-copy send of p (6.0+): the kernel pins p's
+// pages and the NIC, or loopback, reads them directly. It posts two CQEs
+// with userData: the result (Res bytes, with CQEFMore) and later a
+// notification (CQEFNotif) once the kernel no longer reads p; p must stay
+// unchanged until the notification. It pays only for large sends (see
+// register_linux.go).
+func PrepSendZC(sqe *SQE, fd int, p []byte, flags int, userData uint64) {
 	PrepSend(sqe, fd, p, flags, userData)
+	sqe.Opcode = OpSendZC
+}
+
+// PrepSendZCFixed is PrepSendZC from a registered buffer: p must lie
+// inside the buffer registered at index bufIndex by RegisterBuffers, which
+// saves pinning p's pages on every send. Plain sends (PrepSend) do not
+// accept registered buffers: Linux 6.18 fails them with EINVAL
+// (TestSendRegisteredBuffer).
+func PrepSendZCFixed(sqe *SQE, fd int, p []byte, bufIndex uint16, flags int, userData uint64) {
+	PrepSendZC(sqe, fd, p, flags, userData)
 	sqe.Ioprio |= recvsendFixedBuf
 	sqe.BufIndex = bufIndex
 }

@@ -15,15 +15,15 @@ package uring
 // (PrepFilesUpdate). BenchmarkPingPong's "fixed" variant measures it.
 //
 // Registered buffers (IORING_REGISTER_BUFFERS) pin pages once so that a
-// request need not look them up. A copying send of 64 bytes never pins
-// anything (it is a copy_from_user), so a registered send buffer saves
-// only the import of one user address; registered buffers pay for
-// zero-copy sends (IORING_OP_SEND_ZC) and O_DIRECT file I/O, where the
-// per-request pinning they avoid is real. Zero-copy sends pay only for
-// large writes (the notification CQE and page pinning cost more than
-// copying below roughly 10 KiB, as the kernel's io_uring documentation
-// says), so for the echo path neither is used. RegisterBuffers is here
-// for the file and bulk-write paths.
+// request need not pin them itself. A copying send never pins anything
+// (it is a copy_from_user), and on Linux 6.18 a plain IORING_OP_SEND
+// refuses a registered buffer with EINVAL; only zero-copy sends
+// (IORING_OP_SEND_ZC) take one. Zero-copy costs a second CQE per send (the
+// notification that the pages are free) and page pinning, and the kernel
+// documentation puts its break-even around 10 KiB; BenchmarkPingPong's
+// "zc-fixed" variant measures it for 64-byte messages. So registered
+// buffers pay for bulk writes and O_DIRECT file I/O, not for the echo
+// path; RegisterBuffers is here for those.
 //
 // The registered ring fd (IORING_REGISTER_RING_FDS) would save the
 // fdget of the ring fd on every enter, but the registration lives in the

@@ -93,6 +93,9 @@ type Stats struct {
 	EINTR uint64
 	// EBUSY and EAGAIN count submissions the kernel refused for now.
 	EBUSY, EAGAIN uint64
+	// Wakes counts the wake-up poll's CQEs that Reap consumed: at most
+	// one per Notify that wrote the eventfd.
+	Wakes uint64
 	// Overflows counts times Reap found the kernel holding completions
 	// that did not fit in the CQ (IORING_SQ_CQ_OVERFLOW), which a
 	// GETEVENTS enter then flushed.
@@ -523,6 +526,7 @@ func (r *Ring) consumeWake(c *CQE) {
 	// the flag clear and writes, and that write posts a new CQE, because
 	// the multishot poll re-checks readiness after every wake-up.
 	r.notified.Store(false)
+	r.Stats.Wakes++
 	if c.Flags&CQEFMore == 0 && !r.closed.Load() {
 		// The multishot poll ended (for example it was cancelled, or the
 		// CQ overflowed); re-arm it before the next wait.
