@@ -63,12 +63,23 @@ func (r *Ring) initPark() {
 // parkWait submits toSubmit SQEs without waiting and then parks the
 // goroutine until the ring fd is readable or timeout (< 0: none) passes.
 func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
+	// One non-blocking enter submits, and with GETEVENTS also flushes
+	// overflowed completions and runs completion work queued for this
+	// thread. Without the flush a CQ overflow would make the fd readable
+	// with nothing to reap, and the caller would come back here forever.
+	var flags uint32
+	if loadFlags(r)&(sqCQOverflow|sqTaskrun) != 0 {
+		flags = enterGetEvents
+	}
 	n := 0
-	if toSubmit != 0 {
+	if toSubmit != 0 || flags != 0 {
 		r.Stats.Enters++
 		var err error
-		if n, err = r.enterResult(enterRaw(r.fd, toSubmit, 0, 0, nil, 0)); err != nil {
+		if n, err = r.enterResult(enterRaw(r.fd, toSubmit, 0, flags, nil, 0)); err != nil {
 			return n, err
+		}
+		if r.cqReady() != 0 {
+			return n, nil
 		}
 	}
 	if timeout > 0 {

@@ -51,20 +51,27 @@ type Ring struct {
 	waitTS  unix.Timespec
 	waitArg getEventsArg
 
-	// Wake-up. wakeFd is an eventfd, armed on the ring as a multishot
-	// poll with user data WakeUserData; Notify writes it. notified
-	// deduplicates the writes: set by the Notify that writes, cleared by
-	// Reap when it consumes the poll's CQE. wakeArmed is false when the
-	// multishot poll has ended and must be re-armed before the next wait.
+	// Wake-up (see initWake). notifier is a second, small ring that
+	// Notify sends IORING_OP_MSG_RING from; its message arrives here as a
+	// CQE with user data WakeUserData. Where MSG_RING is missing, or with
+	// Options.EventfdWake, wakeFd is an eventfd armed here as a multishot
+	// poll with that user data, and Notify writes it instead. notified
+	// deduplicates the sends: set by the Notify that sends, cleared by
+	// Reap when it consumes the wake-up CQE. wakeArmed is false when the
+	// eventfd's multishot poll has ended and must be re-armed before the
+	// next wait.
+	notifier  *Ring
 	wakeFd    int
 	notified  atomic.Bool
 	wakeArmed bool
 	wakeBuf   [8]byte // the eventfd's 8-byte 1, written by Notify
+	wakeCQEs  [4]CQE  // the notifier's failure CQEs, reaped by Notify
 
-	// closed is set once by Close; mu keeps Close from closing wakeFd
-	// under a Notify that is writing it (Notify holds it for reading).
-	closed atomic.Bool
-	mu     sync.RWMutex
+	// closed is set once by Close. notifyMu serializes the Notify calls
+	// that send (the notifier's SQ has one owner at a time) and keeps
+	// Close from closing the notifier or the eventfd under one of them.
+	closed   atomic.Bool
+	notifyMu sync.Mutex
 
 	// Park: the ring fd handed to the Go runtime's poller (see park_linux.go).
 	file       *os.File
@@ -129,11 +136,21 @@ type Options struct {
 	// so this can delay a completion by up to the 10 ms the runtime takes
 	// to preempt them; it is off by default.
 	CoopTaskrun bool
+	// EventfdWake makes Notify write an eventfd armed on the ring as a
+	// multishot poll, instead of sending IORING_OP_MSG_RING from a second
+	// ring. The eventfd's wake-up reaches the ring as completion work on
+	// the thread that armed the poll, which in Go may be busy or asleep;
+	// MSG_RING posts the CQE directly. BenchmarkWake measures both. Kernels
+	// without MSG_RING (before 5.18) get the eventfd regardless.
+	EventfdWake bool
 	// Park makes blocking waits park the goroutine in the Go runtime's
 	// poller on the ring fd (readable when CQEs are ready), so a waiting
 	// owner holds no P and no thread, instead of blocking in
 	// io_uring_enter. See park_linux.go for the measured cost.
 	Park bool
+
+	// noWake leaves out the wake-up: the notifier ring itself has none.
+	noWake bool
 }
 
 // WakeUserData is the user data of the wake-up eventfd's poll CQEs. Reap
@@ -171,6 +188,9 @@ func New(opts Options) (*Ring, error) {
 	if err := r.mapRings(&p); err != nil {
 		r.closeFds()
 		return nil, err
+	}
+	if opts.noWake {
+		return r, nil
 	}
 	if err := r.initWake(); err != nil {
 		r.Close()
@@ -276,13 +296,32 @@ func (r *Ring) mapRings(p *params) error {
 	return nil
 }
 
-// initWake creates the wake-up eventfd and arms it as a multishot poll.
-// The eventfd is never read: a multishot poll posts a CQE for every write
-// (eventfd_write calls the wait queue's wake-up each time, and the poll
-// re-checks readiness after every wake-up it was handed), so the counter
-// only grows, by one per Notify that got through the flag, and would take
-// centuries to saturate.
+// initWake sets up Notify's way to wake the ring.
+//
+// Preferred: a second ring of two entries, the notifier, from which
+// Notify sends IORING_OP_MSG_RING to this ring. The kernel posts the
+// message as a CQE on this ring directly, from the sending thread, and
+// wakes this ring's waiters (an enter, or the Go runtime's poller when
+// parked): one system call, and no other thread involved.
+//
+// Fallback: an eventfd armed as a multishot poll. The eventfd is never
+// read: a multishot poll posts a CQE for every write (eventfd_write wakes
+// the wait queue each time, and the poll re-checks readiness after every
+// wake-up it was handed), so the counter only grows, by one per Notify that
+// got through the flag, and would take centuries to saturate. Its cost is
+// the hop the wake-up takes: the poll's completion runs as task work on the
+// thread that armed it.
 func (r *Ring) initWake() error {
+	if !r.opts.EventfdWake {
+		if pr, err := r.Probe(); err == nil && pr.Supports(OpMsgRing) {
+			n, err := New(Options{Entries: 2, CQEntries: 4, noWake: true})
+			if err != nil {
+				return err
+			}
+			r.notifier = n
+			return nil
+		}
+	}
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return os.NewSyscallError("eventfd", err)
@@ -292,6 +331,14 @@ func (r *Ring) initWake() error {
 	r.armWake()
 	_, err = r.Submit()
 	return err
+}
+
+// WakeMethod returns how Notify wakes the ring: "msg_ring" or "eventfd".
+func (r *Ring) WakeMethod() string {
+	if r.notifier != nil {
+		return "msg_ring"
+	}
+	return "eventfd"
 }
 
 // armWake prepares the wake-up poll. If the SQ is full it leaves wakeArmed
@@ -527,17 +574,18 @@ func (r *Ring) consumeWake(c *CQE) {
 	// the multishot poll re-checks readiness after every wake-up.
 	r.notified.Store(false)
 	r.Stats.Wakes++
-	if c.Flags&CQEFMore == 0 && !r.closed.Load() {
-		// The multishot poll ended (for example it was cancelled, or the
+	if r.wakeFd >= 0 && c.Flags&CQEFMore == 0 && !r.closed.Load() {
+		// The eventfd's multishot poll ended (for example it was cancelled, or the
 		// CQ overflowed); re-arm it before the next wait.
 		r.wakeArmed = false
 	}
 }
 
 // Notify wakes the owner blocked in SubmitAndWait (or parked), or makes
-// its next wait return at once. Notifies between two Reaps cost one write
-// of the eventfd in all. Notify may be called from any goroutine; it
-// returns ErrClosed after Close.
+// its next wait return at once. Notifies between two Reaps cost one system
+// call in all (an io_uring_enter on the notifier ring, or a write of the
+// eventfd). Notify may be called from any goroutine; it returns ErrClosed
+// after Close.
 func (r *Ring) Notify() error {
 	if r.closed.Load() {
 		return ErrClosed
@@ -550,14 +598,44 @@ func (r *Ring) Notify() error {
 	if !r.notified.CompareAndSwap(false, true) {
 		return nil
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	// Only the winner of the swap sends; the mutex orders it after a
+	// previous winner that may still be inside its system call (the owner
+	// can consume a wake-up and clear the flag before the sender returns).
+	r.notifyMu.Lock()
+	defer r.notifyMu.Unlock()
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(r.wakeFd), uintptr(unsafe.Pointer(&r.wakeBuf[0])), 8)
-	if e != 0 && e != unix.EAGAIN {
+	if err := r.sendWake(); err != nil {
 		r.notified.Store(false)
+		return err
+	}
+	return nil
+}
+
+// sendWake sends one wake-up; notifyMu is held.
+func (r *Ring) sendWake() error {
+	if n := r.notifier; n != nil {
+		sqe := n.trySQE()
+		if sqe == nil {
+			// Cannot happen: each send is submitted before the next.
+			return ErrSQFull
+		}
+		PrepMsgRing(sqe, r.fd, 0, WakeUserData, 0)
+		sqe.Flags |= SQECQESkipSuccess // no CQE on the notifier unless it fails
+		if _, err := n.Submit(); err != nil {
+			return err
+		}
+		// A failed send posts a CQE on the notifier; nothing else does.
+		for _, c := range n.wakeCQEs[:n.Reap(n.wakeCQEs[:])] {
+			if c.Res < 0 {
+				return os.NewSyscallError("msg_ring", unix.Errno(-c.Res))
+			}
+		}
+		return nil
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(r.wakeFd), uintptr(unsafe.Pointer(&r.wakeBuf[0])), 8)
+	if e != 0 && e != unix.EAGAIN { // EAGAIN: the counter is full, so readable
 		return os.NewSyscallError("write", e)
 	}
 	return nil
@@ -586,9 +664,13 @@ func (r *Ring) Close() error {
 		keep(b.free())
 	}
 	r.bufRings = nil
-	r.mu.Lock()
+	r.notifyMu.Lock()
+	if r.notifier != nil {
+		keep(r.notifier.Close())
+		r.notifier = nil
+	}
 	keep(r.closeFds())
-	r.mu.Unlock()
+	r.notifyMu.Unlock()
 	// The queues: the CQ shares the SQ ring's mapping under
 	// IORING_FEAT_SINGLE_MMAP.
 	if r.cqMem != nil && r.ringMem != nil && &r.cqMem[0] != &r.ringMem[0] {

@@ -61,11 +61,11 @@ func TestABILayout(t *testing.T) {
 // closed ring refuses work.
 func TestSetupClose(t *testing.T) {
 	checkFds(t)
-	for _, o := range []Options{{}, {Entries: 1, CQEntries: 1}, {Entries: 4096}, {Park: true}, {CoopTaskrun: true}} {
+	for _, o := range []Options{{}, {Entries: 1, CQEntries: 1}, {Entries: 4096}, {Park: true}, {CoopTaskrun: true}, {EventfdWake: true}} {
 		before := len(openFds(t))
 		r, err := New(o)
 		must(t, err)
-		// The ring fd and the eventfd.
+		// The ring fd and the notifier ring's fd, or the eventfd.
 		if got := len(openFds(t)) - before; got != 2 {
 			t.Errorf("%+v: New opened %d fds, want 2", o, got)
 		}
@@ -75,7 +75,10 @@ func TestSetupClose(t *testing.T) {
 		if r.Features()&featSingleMmap == 0 {
 			t.Logf("%+v: no IORING_FEAT_SINGLE_MMAP: two ring mappings", o)
 		}
-		t.Logf("%+v: setup flags %#x, sq %d, cq %d", o, r.SetupFlags(), r.SQEntries(), r.CQEntries())
+		t.Logf("%+v: setup flags %#x, sq %d, cq %d, wake-up by %s", o, r.SetupFlags(), r.SQEntries(), r.CQEntries(), r.WakeMethod())
+		if want := map[bool]string{false: "msg_ring", true: "eventfd"}[o.EventfdWake]; r.WakeMethod() != want {
+			t.Errorf("%+v: wake-up by %s, want %s", o, r.WakeMethod(), want)
+		}
 		must(t, r.Close())
 		if err := r.Close(); err != ErrClosed {
 			t.Errorf("second Close: %v, want ErrClosed", err)
@@ -561,7 +564,14 @@ func TestEAGAINCompletion(t *testing.T) {
 // multishot poll, which must be re-armed).
 func TestCQOverflow(t *testing.T) {
 	checkFds(t)
-	r := newRing(t, Options{Entries: 8, CQEntries: 16})
+	for _, eventfd := range []bool{false, true} {
+		t.Run(map[bool]string{false: "msg_ring", true: "eventfd"}[eventfd], func(t *testing.T) {
+			cqOverflow(t, newRing(t, Options{Entries: 8, CQEntries: 16, EventfdWake: eventfd}))
+		})
+	}
+}
+
+func cqOverflow(t *testing.T, r *Ring) {
 	const n = 500
 	buf := make([]CQE, 64)
 	seen := make([]bool, n)
@@ -621,27 +631,30 @@ func TestCQOverflow(t *testing.T) {
 // wait modes, and checks that the writes are deduplicated.
 func TestNotify(t *testing.T) {
 	checkFds(t)
-	for _, park := range []bool{false, true} {
-		r := newRing(t, Options{Park: park})
+	for _, o := range []Options{{}, {Park: true}, {EventfdWake: true}, {EventfdWake: true, Park: true}} {
+		r := newRing(t, o)
 		buf := make([]CQE, 8)
-		for round := 0; round < 50; round++ {
+		const rounds = 50
+		for round := 0; round < rounds; round++ {
 			var wg sync.WaitGroup
 			for g := 0; g < 4; g++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for i := 0; i < 10; i++ {
-						r.Notify()
+						if err := r.Notify(); err != nil {
+							t.Error(err)
+						}
 					}
 				}()
 			}
 			t0 := time.Now()
 			r.SubmitAndWait(5 * time.Second)
 			if d := time.Since(t0); d > 2*time.Second {
-				t.Fatalf("park=%v: wait took %v despite Notify", park, d)
+				t.Fatalf("%+v: wait took %v despite Notify", o, d)
 			}
 			if n := r.Reap(buf); n != 0 {
-				t.Fatalf("park=%v: wake-up CQE leaked to the caller: %+v", park, buf[:n])
+				t.Fatalf("%+v: wake-up CQE leaked to the caller: %+v", o, buf[:n])
 			}
 			wg.Wait()
 			// Drain the last wake-up so the next round starts clean.
@@ -650,12 +663,23 @@ func TestNotify(t *testing.T) {
 				r.Reap(buf)
 			}
 		}
-		// Each round cost at most a few eventfd writes, so at most a few
-		// wake-up CQEs: the counter in the eventfd tells.
-		var cnt [8]byte
-		unix.Read(r.wakeFd, cnt[:])
-		if v := *(*uint64)(unsafe.Pointer(&cnt[0])); v > 50*8 {
-			t.Errorf("park=%v: %d eventfd writes for 50 rounds of 40 Notifies", park, v)
+		// Each round's 40 Notifies cost a few sends at most (one per
+		// wake-up the owner consumed while they ran): count them.
+		var sends uint64
+		if r.notifier != nil {
+			r.notifyMu.Lock()
+			sends = r.notifier.Stats.Enters
+			r.notifyMu.Unlock()
+		} else {
+			var cnt [8]byte
+			unix.Read(r.wakeFd, cnt[:])
+			sends = *(*uint64)(unsafe.Pointer(&cnt[0]))
+		}
+		if sends == 0 || sends > rounds*8 {
+			t.Errorf("%+v: %d sends for %d rounds of 40 Notifies", o, sends, rounds)
+		}
+		if r.Stats.Wakes != sends {
+			t.Errorf("%+v: %d wake-up CQEs for %d sends", o, r.Stats.Wakes, sends)
 		}
 	}
 }

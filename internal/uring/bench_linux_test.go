@@ -1,0 +1,382 @@
+//go:build linux
+
+package uring
+
+// Does io_uring pay for the echo path, before anyone integrates it?
+//
+// BenchmarkPingPong runs conns loopback TCP connections (TCP_NODELAY),
+// both ends driven by one goroutine at GOMAXPROCS=1: each client sends 64
+// bytes, the server end echoes them, and the client sends again as soon as
+// the echo is complete, so conns messages are in flight at all times. One
+// op is one round trip (two messages, four socket operations). Reported:
+// ns/op (wall time, which here is nearly all CPU time of the one thread),
+// cpu-ns/op (the process's user+system time per round trip, which also
+// catches work done on other threads: io-wq workers, task work on an idle
+// thread), and system calls per round trip.
+//
+// Variants:
+//
+//   - epoll: the readiness loop the epoll poller runs, written against
+//     x/sys/unix directly: epoll_wait (blocking), then per ready end a read
+//     until a short read, and a write. Every fd is added once,
+//     edge-triggered.
+//   - uring: a multishot receive into a provided buffer ring on every end,
+//     sends with IOSQE_CQE_SKIP_SUCCESS (no CQE unless they fail), and one
+//     io_uring_enter per loop iteration that submits the iteration's sends
+//     and waits for the next completions, blocking in the kernel.
+//   - uring-park: the same, but waiting parks the goroutine in the Go
+//     runtime's poller on the ring fd (Options.Park).
+//   - uring-coop: uring with COOP_TASKRUN|TASKRUN_FLAG (Options.CoopTaskrun).
+//   - uring-defer: the same as uring on a locked thread with
+//     SINGLE_ISSUER|DEFER_TASKRUN (Options.SingleIssuer).
+//   - uring-fixed: uring with every socket in the registered file table.
+//   - uring-zc: uring with zero-copy sends from a registered buffer.
+//
+// Run: go test -run '^$' -bench PingPong -count 5 ./internal/uring
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const msgSize = 64
+
+var pingConns = []int{1, 16, 256}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pairs makes conns connections; ends[2i] is connection i's client end
+// and ends[2i+1] its server end.
+func pairs(b *testing.B, conns int) []int {
+	ends := make([]int, 0, 2*conns)
+	for i := 0; i < conns; i++ {
+		c, s := tcpPair(b)
+		ends = append(ends, c, s)
+	}
+	return ends
+}
+
+func BenchmarkPingPong(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, conns := range pingConns {
+		b.Run(fmt.Sprintf("conns=%d/epoll", conns), func(b *testing.B) { pingEpoll(b, conns) })
+		for _, v := range []string{"uring", "uring-park", "uring-coop", "uring-defer", "uring-fixed", "uring-zc"} {
+			b.Run(fmt.Sprintf("conns=%d/%s", conns, v), func(b *testing.B) {
+				if v == "uring-defer" {
+					// The ring is bound to the thread that creates it.
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				pingURing(b, conns, v)
+			})
+		}
+	}
+}
+
+// report adds the per-round-trip metrics.
+func report(b *testing.B, cpu time.Duration, metrics map[string]uint64) {
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	for k, v := range metrics {
+		b.ReportMetric(float64(v)/float64(b.N), k)
+	}
+}
+
+func pingEpoll(b *testing.B, conns int) {
+	ends := pairs(b, conns)
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	must(b, err)
+	defer unix.Close(ep)
+	for i, fd := range ends {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(i)}
+		must(b, unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev))
+	}
+	msg := make([]byte, msgSize)
+	buf := make([]byte, 4096)
+	got := make([]int, len(ends)) // bytes of the current echo a client end has
+	events := make([]unix.EpollEvent, 256)
+	var waits, reads, writes uint64
+	started, done := 0, 0
+	send := func(fd int, p []byte) {
+		writes++
+		if n, err := unix.Write(fd, p); err != nil || n != len(p) {
+			b.Fatalf("write: %d, %v", n, err)
+		}
+	}
+
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < conns && started < b.N; i++ {
+		send(ends[2*i], msg)
+		started++
+	}
+	for done < b.N {
+		waits++
+		n, err := unix.EpollWait(ep, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		must(b, err)
+		for _, ev := range events[:n] {
+			k := int(ev.Fd)
+			fd := ends[k]
+			// Read until a short read: the stream is drained.
+			for {
+				reads++
+				m, err := unix.Read(fd, buf)
+				if err == unix.EAGAIN {
+					break
+				}
+				if err != nil || m == 0 {
+					b.Fatalf("read: %d, %v", m, err)
+				}
+				if k%2 == 1 {
+					send(fd, buf[:m]) // server end: echo
+				} else if got[k] += m; got[k] >= msgSize {
+					got[k] -= msgSize
+					done++
+					if started < b.N {
+						send(fd, msg)
+						started++
+					}
+				}
+				if m < len(buf) {
+					break
+				}
+			}
+		}
+	}
+	report(b, cpuTime()-cpu0, map[string]uint64{
+		"syscalls/op": waits + reads + writes, "waits/op": waits,
+	})
+}
+
+// User data of the ping-pong's requests: the end's index, with a tag.
+const (
+	udRecv = 1 << 32
+	udSend = 2 << 32
+)
+
+func pingURing(b *testing.B, conns int, variant string) {
+	ends := pairs(b, conns)
+	r, err := New(Options{
+		Entries:      uint32(max(64, 2*len(ends))),
+		Park:         variant == "uring-park",
+		SingleIssuer: variant == "uring-defer",
+		CoopTaskrun:  variant == "uring-coop",
+	})
+	must(b, err)
+	defer r.Close()
+	if variant == "uring-defer" && r.SetupFlags()&setupDeferTaskrun == 0 {
+		b.Skip("kernel refused DEFER_TASKRUN")
+	}
+	// One buffer per end in use at a time, plus slack: an end has at most
+	// one message in flight, and buffers are recycled as soon as they are
+	// consumed.
+	nbuf := 64
+	for nbuf < 2*len(ends) {
+		nbuf *= 2
+	}
+	br, err := r.NewBufRing(0, nbuf, 2048)
+	must(b, err)
+
+	// fd returns how requests name end k: its fd, or its registered slot.
+	fixed := variant == "uring-fixed"
+	sqeFlags := uint8(SQECQESkipSuccess)
+	fdOf := func(k int) int { return ends[k] }
+	if fixed {
+		must(b, r.RegisterFiles(uint32(len(ends))))
+		fds := make([]int32, len(ends))
+		for i, fd := range ends {
+			fds[i] = int32(fd)
+		}
+		must(b, r.UpdateFiles(0, fds))
+		fdOf = func(k int) int { return k }
+		sqeFlags |= SQEFixedFile
+	}
+
+	// Send buffers: one per end, stable for the life of the benchmark.
+	// Zero-copy sends use one registered buffer split per end.
+	zc := variant == "uring-zc"
+	if zc {
+		// Zero-copy sends refuse IOSQE_CQE_SKIP_SUCCESS (EINVAL): each send
+		// posts its result and its notification.
+		sqeFlags &^= SQECQESkipSuccess
+	}
+	sendMem, err := mmapAnon(len(ends) * msgSize)
+	must(b, err)
+	defer unix.Munmap(sendMem)
+	if zc {
+		must(b, r.RegisterBuffers([][]byte{sendMem}))
+	}
+	sendBuf := func(k int) []byte { return sendMem[k*msgSize : (k+1)*msgSize] }
+
+	send := func(k int, n int) {
+		s, err := r.GetSQE()
+		must(b, err)
+		if zc {
+			PrepSendZCFixed(s, fdOf(k), sendBuf(k)[:n], 0, unix.MSG_NOSIGNAL, udSend|uint64(k))
+		} else {
+			PrepSend(s, fdOf(k), sendBuf(k)[:n], unix.MSG_NOSIGNAL, udSend|uint64(k))
+		}
+		s.Flags |= sqeFlags
+	}
+	arm := func(k int) {
+		s, err := r.GetSQE()
+		must(b, err)
+		PrepRecvMultishot(s, fdOf(k), br.Group(), udRecv|uint64(k))
+		if fixed {
+			s.Flags |= SQEFixedFile
+		}
+	}
+	for k := range ends {
+		arm(k)
+	}
+	_, err = r.Submit()
+	must(b, err)
+
+	got := make([]int, len(ends))
+	cqes := make([]CQE, 512)
+	started, done := 0, 0
+	var notifs uint64
+	b.ResetTimer()
+	r.Stats = Stats{}
+	cpu0 := cpuTime()
+	for i := 0; i < conns && started < b.N; i++ {
+		send(2*i, msgSize)
+		started++
+	}
+	for done < b.N {
+		if _, err := r.SubmitAndWait(-1); err != nil && !isTransient(err) {
+			b.Fatal(err)
+		}
+		n := r.Reap(cqes)
+		for i := range cqes[:n] {
+			c := &cqes[i]
+			k := int(uint32(c.UserData))
+			if c.UserData&udSend != 0 {
+				// Only failures, and zero-copy sends' two CQEs, come here.
+				if c.Res < 0 {
+					b.Fatalf("send: %v", c.Err())
+				}
+				notifs++
+				continue
+			}
+			if c.Res < 0 && c.Res != -int32(unix.ENOBUFS) {
+				b.Fatalf("recv on end %d: %v", k, c.Err())
+			}
+			if c.Res == 0 {
+				b.Fatalf("recv on end %d: end of stream", k)
+			}
+			if id, ok := c.BufferID(); ok {
+				m := int(c.Res)
+				if k%2 == 1 {
+					// Server end: echo, through the end's send buffer.
+					copy(sendBuf(k), br.Bytes(id, m))
+					br.Recycle(id)
+					send(k, m)
+				} else {
+					br.Recycle(id)
+					if got[k] += m; got[k] >= msgSize {
+						got[k] -= msgSize
+						done++
+						if started < b.N {
+							send(k, msgSize)
+							started++
+						}
+					}
+				}
+			}
+			if !c.More() {
+				arm(k) // ENOBUFS, or the kernel ended it: re-arm
+			}
+		}
+	}
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	report(b, cpu, map[string]uint64{
+		"syscalls/op": r.Stats.Enters, "parks/op": r.Stats.Parks,
+	})
+	_ = notifs
+}
+
+// BenchmarkWake measures a cross-goroutine wake-up of an owner blocked in
+// a wait, both ways Notify can send it: IORING_OP_MSG_RING from the
+// notifier ring (the default), and the eventfd armed on the ring as a
+// multishot poll (Options.EventfdWake). One op is a round trip: the waker
+// calls Notify, the owner wakes, reaps and answers on a Go channel, and
+// the waker waits for the answer. Both wait modes (blocking enter, park)
+// run at GOMAXPROCS 1 and 2.
+func BenchmarkWake(b *testing.B) {
+	for _, procs := range []int{1, 2} {
+		for _, park := range []bool{false, true} {
+			for _, eventfd := range []bool{false, true} {
+				mode := map[bool]string{false: "enter", true: "park"}[park]
+				how := map[bool]string{false: "msgring", true: "eventfd"}[eventfd]
+				b.Run(fmt.Sprintf("procs=%d/%s/%s", procs, mode, how), func(b *testing.B) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+					wakeRoundTrip(b, Options{Park: park, EventfdWake: eventfd})
+				})
+			}
+		}
+	}
+}
+
+func wakeRoundTrip(b *testing.B, o Options) {
+	r, err := New(o)
+	must(b, err)
+	ack := make(chan struct{})
+	stop := make(chan struct{})
+	owner := make(chan struct{})
+	go func() {
+		defer close(owner)
+		cqes := make([]CQE, 16)
+		wakes := r.Stats.Wakes
+		for {
+			if _, err := r.SubmitAndWait(-1); err != nil {
+				return
+			}
+			r.Reap(cqes)
+			if r.Stats.Wakes == wakes {
+				continue
+			}
+			wakes = r.Stats.Wakes
+			select {
+			case ack <- struct{}{}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		must(b, r.Notify())
+		<-ack
+	}
+	b.StopTimer()
+	close(stop)
+	r.Notify()
+	<-owner
+	r.Close()
+}
+
+// BenchmarkSyscall is the anchor for the numbers above: the cost of the
+// cheapest system call (getppid, raw) on this machine in the same run.
+// Everything io_uring saves here is system calls, so its advantage scales
+// with this figure, which varies a lot between machines and days (and with
+// the kernel's speculative-execution mitigations).
+func BenchmarkSyscall(b *testing.B) {
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+	}
+	report(b, cpuTime()-cpu0, nil)
+}
