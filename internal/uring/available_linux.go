@@ -44,7 +44,7 @@ var (
 //     errors.Is works with the errno and, for EPERM under the sysctl,
 //     with ErrDisabled.
 //  4. The features and opcodes the reactor needs (ErrTooOld): no-drop CQ,
-//     extended enter arguments, fast poll, POLL_ADD, ACCEPT, RECV, SEND,
+//     extended enter arguments, fast poll, CQE skipping, POLL_ADD, ACCEPT, RECV, SEND,
 //     ASYNC_CANCEL, CLOSE, TIMEOUT, MSG_RING, and a provided buffer ring
 //     registration. Multishot receive (6.0) cannot be probed directly;
 //     SEND_ZC, which came in the same release, stands for it.
@@ -96,7 +96,7 @@ func checkKernel(sysctl string, setupCall setupFunc) error {
 	for _, f := range []struct {
 		bit  uint32
 		name string
-	}{{featNoDrop, "NODROP"}, {featExtArg, "EXT_ARG"}, {featFastPoll, "FAST_POLL"}} {
+	}{{featNoDrop, "NODROP"}, {featExtArg, "EXT_ARG"}, {featFastPoll, "FAST_POLL"}, {featCQESkip, "CQE_SKIP"}} {
 		if p.features&f.bit == 0 {
 			return fmt.Errorf("%w: no IORING_FEAT_%s", ErrTooOld, f.name)
 		}

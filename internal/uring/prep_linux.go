@@ -84,8 +84,8 @@ func PrepSend(sqe *SQE, fd int, p []byte, flags int, userData uint64) {
 // pages and the NIC, or loopback, reads them directly. It posts two CQEs
 // with userData: the result (Res bytes, with CQEFMore) and later a
 // notification (CQEFNotif) once the kernel no longer reads p; p must stay
-// unchanged until the notification. It pays only for large sends (see
-// register_linux.go).
+// unchanged until the notification. It is meant for large sends; for
+// 64-byte messages it costs more than PrepSend (see register_linux.go).
 func PrepSendZC(sqe *SQE, fd int, p []byte, flags int, userData uint64) {
 	PrepSend(sqe, fd, p, flags, userData)
 	sqe.Opcode = OpSendZC

@@ -12,16 +12,22 @@ package uring
 // atomic increment and decrement of the file's reference count. The
 // saving is small and per request, the cost is one table update per
 // connection, which can ride in the same enter as other SQEs
-// (PrepFilesUpdate). BenchmarkPingPong's "fixed" variant measures it.
+// (PrepFilesUpdate). BenchmarkPingPong's "uring-fixed" variant measured no
+// gain beyond noise (CPU per round trip 5.5-8.6 µs against 5.5-7.5 µs
+// without, 16 and 256 connections), and a loss at one connection, so the
+// reactor should not bother until a benchmark says otherwise.
 //
 // Registered buffers (IORING_REGISTER_BUFFERS) pin pages once so that a
 // request need not pin them itself. A copying send never pins anything
 // (it is a copy_from_user), and on Linux 6.18 a plain IORING_OP_SEND
 // refuses a registered buffer with EINVAL; only zero-copy sends
 // (IORING_OP_SEND_ZC) take one. Zero-copy costs a second CQE per send (the
-// notification that the pages are free) and page pinning, and the kernel
-// documentation puts its break-even around 10 KiB; BenchmarkPingPong's
-// "zc-fixed" variant measures it for 64-byte messages. So registered
+// notification that the pages are free) and page pinning, which only large
+// payloads repay (where that break-even lies on this machine is not
+// measured here); BenchmarkPingPong's
+// "uring-zc" variant costs up to 2x the CPU of plain sends for 64-byte
+// messages (16.9 against 7.5 µs per round trip at 256 connections, one
+// run). So registered
 // buffers pay for bulk writes and O_DIRECT file I/O, not for the echo
 // path; RegisterBuffers is here for those.
 //

@@ -15,38 +15,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Opcodes (enum io_uring_op). Only those the package prepares or probes.
+// Opcodes (enum io_uring_op), for SQE.Opcode and Probe.Supports. Only
+// those the package prepares or probes are named.
 const (
-	OpNop           = 0
-	OpPollAdd       = 6
-	OpPollRemove    = 7
-	OpTimeout       = 11
-	OpTimeoutRemove = 12
-	OpAccept        = 13
-	OpAsyncCancel   = 14
-	OpLinkTimeout   = 15
-	OpClose         = 19
-	OpFilesUpdate   = 20
-	OpSend          = 26
-	OpRecv          = 27
-	OpShutdown      = 34
-	OpMsgRing       = 40
-	OpSendZC        = 47
+	OpNop           = 0  // IORING_OP_NOP: complete at once with Res 0
+	OpPollAdd       = 6  // IORING_OP_POLL_ADD: PrepPoll, PrepPollMultishot
+	OpPollRemove    = 7  // IORING_OP_POLL_REMOVE: PrepPollRemove
+	OpTimeout       = 11 // IORING_OP_TIMEOUT: PrepTimeout
+	OpTimeoutRemove = 12 // IORING_OP_TIMEOUT_REMOVE: PrepTimeoutRemove
+	OpAccept        = 13 // IORING_OP_ACCEPT: PrepAcceptMultishot
+	OpAsyncCancel   = 14 // IORING_OP_ASYNC_CANCEL: PrepCancel, PrepCancelFd
+	OpLinkTimeout   = 15 // IORING_OP_LINK_TIMEOUT: a timeout for the SQE linked before it
+	OpClose         = 19 // IORING_OP_CLOSE: PrepClose
+	OpFilesUpdate   = 20 // IORING_OP_FILES_UPDATE: PrepFilesUpdate
+	OpSend          = 26 // IORING_OP_SEND: PrepSend
+	OpRecv          = 27 // IORING_OP_RECV: PrepRecv, PrepRecvMultishot
+	OpShutdown      = 34 // IORING_OP_SHUTDOWN: shutdown(2)
+	OpMsgRing       = 40 // IORING_OP_MSG_RING: PrepMsgRing
+	OpSendZC        = 47 // IORING_OP_SEND_ZC: PrepSendZC, PrepSendZCFixed
 	opLast          = 64 // probe buffer size; larger than any opcode today
 )
 
-// SQE flags (sqe->flags, IOSQE_*).
+// SQE flags (sqe->flags, IOSQE_*), for SQE.Flags.
 const (
-	SQEFixedFile       = 1 << 0
-	SQEIODrain         = 1 << 1
-	SQEIOLink          = 1 << 2
-	SQEIOHardlink      = 1 << 3
-	SQEAsync           = 1 << 4
-	SQEBufferSelect    = 1 << 5
-	SQECQESkipSuccess  = 1 << 6
-	fileIndexAlloc     = ^uint32(0) // IORING_FILE_INDEX_ALLOC
-	registerFilesSkip  = -2         // IORING_REGISTER_FILES_SKIP
-	rsrcRegisterSparse = 1 << 0     // IORING_RSRC_REGISTER_SPARSE
+	SQEFixedFile      = 1 << 0 // IOSQE_FIXED_FILE: SQE.Fd is a registered file slot
+	SQEIODrain        = 1 << 1 // IOSQE_IO_DRAIN: start after every earlier SQE completed
+	SQEIOLink         = 1 << 2 // IOSQE_IO_LINK: start the next SQE after this one succeeds
+	SQEIOHardlink     = 1 << 3 // IOSQE_IO_HARDLINK: start the next SQE after this one, whatever its result
+	SQEAsync          = 1 << 4 // IOSQE_ASYNC: go straight to an io-wq worker thread
+	SQEBufferSelect   = 1 << 5 // IOSQE_BUFFER_SELECT: take a buffer from group SQE.BufIndex
+	SQECQESkipSuccess = 1 << 6 // IOSQE_CQE_SKIP_SUCCESS: post a CQE only on failure
+)
+
+const (
+	rsrcRegisterSparse = 1 << 0 // IORING_RSRC_REGISTER_SPARSE
 )
 
 // CQE flags (cqe->flags, IORING_CQE_F_*).
@@ -59,10 +61,8 @@ const (
 	// CQEFSockNonempty: after this recv the socket still had data queued.
 	CQEFSockNonempty = 1 << 2
 	// CQEFNotif: a zero-copy send's notification that the buffer is free.
-	CQEFNotif        = 1 << 3
-	cqeBufferShift   = 16
-	cqeFBufMore      = 1 << 4
-	notifUsageCopied = 1 << 31
+	CQEFNotif      = 1 << 3
+	cqeBufferShift = 16
 )
 
 // io_uring_setup flags (IORING_SETUP_*).
@@ -88,7 +88,6 @@ const (
 
 // SQ ring flags (IORING_SQ_*), written by the kernel.
 const (
-	sqNeedWakeup = 1 << 0
 	sqCQOverflow = 1 << 1
 	sqTaskrun    = 1 << 2
 )
@@ -101,23 +100,15 @@ const (
 
 // Command flags of the individual operations.
 const (
-	pollAddMulti        = 1 << 0 // sqe->len of POLL_ADD
-	pollUpdateEvents    = 1 << 1
-	pollUpdateUserData  = 1 << 2
-	timeoutAbs          = 1 << 0 // sqe->timeout_flags
-	timeoutMultishot    = 1 << 6
-	cancelAll           = 1 << 0 // sqe->cancel_flags
-	cancelFD            = 1 << 1
-	cancelAny           = 1 << 2
-	cancelFDFixed       = 1 << 3
-	recvsendPollFirst   = 1 << 0 // sqe->ioprio of SEND/RECV
-	recvMultishot       = 1 << 1
-	recvsendFixedBuf    = 1 << 2
-	acceptMultishot     = 1 << 0 // sqe->ioprio of ACCEPT
-	msgRingData         = 0      // sqe->addr of MSG_RING
-	msgRingFlagsPass    = 1 << 1 // sqe->msg_ring_flags
-	ioURingOpSupported  = 1 << 0 // io_uring_probe_op.flags
-	pbufRingIncremental = 2      // IOU_PBUF_RING_INC
+	pollAddMulti       = 1 << 0 // sqe->len of POLL_ADD
+	cancelAll          = 1 << 0 // sqe->cancel_flags
+	cancelFD           = 1 << 1
+	cancelAny          = 1 << 2
+	recvMultishot      = 1 << 1
+	recvsendFixedBuf   = 1 << 2
+	acceptMultishot    = 1 << 0 // sqe->ioprio of ACCEPT
+	msgRingData        = 0      // sqe->addr of MSG_RING
+	ioURingOpSupported = 1 << 0 // io_uring_probe_op.flags
 )
 
 // io_uring_register opcodes (IORING_REGISTER_*).
