@@ -15,8 +15,8 @@ import (
 )
 
 // Ring is one io_uring instance: its submission and completion queues
-// mapped into this process, a wake-up eventfd armed on the ring as a
-// multishot poll, and the provided buffer rings registered with it.
+// mapped into this process, the wake-up that Notify sends through, and the
+// provided buffer rings registered with it.
 //
 // A Ring has one owner at a time. GetSQE, Submit, SubmitAndWait, Reap, the
 // Register* methods, NewBufRing and Close must not run concurrently with
@@ -33,15 +33,15 @@ type Ring struct {
 	// rest is fixed at setup. sqeTail counts the SQEs handed out by GetSQE;
 	// the SQEs from *sqTail up to sqeTail are prepared but not yet
 	// published to the kernel.
-	sqHead, sqTail, sqFlags, sqDropped *uint32
-	sqMask, sqEntries                  uint32
-	sqes                               []SQE
-	sqeTail                            uint32
+	sqHead, sqTail, sqFlags *uint32
+	sqMask, sqEntries       uint32
+	sqes                    []SQE
+	sqeTail                 uint32
 
 	// Completion queue. cqTail is written by the kernel, cqHead by us.
-	cqHead, cqTail, cqOverflow *uint32
-	cqMask, cqEntries          uint32
-	cqes                       []CQE
+	cqHead, cqTail    *uint32
+	cqMask, cqEntries uint32
+	cqes              []CQE
 
 	ringMem, cqMem, sqeMem []byte // mappings, unmapped by Close
 
@@ -153,8 +153,9 @@ type Options struct {
 	noWake bool
 }
 
-// WakeUserData is the user data of the wake-up eventfd's poll CQEs. Reap
-// consumes them and never returns them; callers must not use this value.
+// WakeUserData is the user data of the wake-up CQEs that Notify causes
+// (the MSG_RING message, or the eventfd poll's CQE). Reap consumes them and
+// never returns them; callers must not use this value.
 const WakeUserData = ^uint64(0)
 
 // ErrClosed is returned by the methods of a closed Ring.
@@ -166,8 +167,9 @@ var ErrClosed = errors.New("uring: ring closed")
 var ErrSQFull = errors.New("uring: submission queue full")
 
 // New creates a ring: io_uring_setup with the best flags this kernel
-// accepts, the mappings of the queues, and the wake-up eventfd armed as a
-// multishot poll. Errors from the kernel are *os.SyscallError values
+// accepts, the mappings of the queues, and the wake-up that Notify uses
+// (a notifier ring for MSG_RING, or an eventfd armed as a multishot poll;
+// see initWake). It opens two fds. Errors from the kernel are *os.SyscallError values
 // wrapping a unix.Errno: ENOSYS (no io_uring), EPERM (forbidden by seccomp
 // or by /proc/sys/kernel/io_uring_disabled), ENOMEM or EMFILE. Call
 // Available first to learn whether the reactor should use io_uring at all.
@@ -186,7 +188,7 @@ func New(opts Options) (*Ring, error) {
 	}
 	r := &Ring{fd: fd, flags: p.flags, features: p.features, opts: opts, wakeFd: -1}
 	if err := r.mapRings(&p); err != nil {
-		r.closeFds()
+		r.Close()
 		return nil, err
 	}
 	if opts.noWake {
@@ -239,16 +241,17 @@ func setupWithFallback(entries, cq uint32, opts Options) (params, int, error) {
 // has IORING_FEAT_SINGLE_MMAP, 5.4+) and the SQE array, and sets the
 // pointers into them.
 func (r *Ring) mapRings(p *params) error {
+	// The SQ ring ends with the index array, the CQ ring with the CQEs.
+	// Under NO_SQARRAY (6.6+, which always has SINGLE_MMAP) there is no
+	// array and sqOff.array is 0; the shared mapping's size then comes from
+	// the CQ side, which lies after the SQ indexes in the same structure.
 	sqSize := int(p.sqOff.array) + int(p.sqEntries)*4
 	if p.flags&setupNoSQArray != 0 {
-		sqSize = int(p.sqOff.array) // the kernel reports the ring's end here
-		if sqSize == 0 {
-			sqSize = int(p.sqOff.flags) + 64
-		}
+		sqSize = 0
 	}
 	cqSize := int(p.cqOff.cqes) + int(p.cqEntries)*int(unsafe.Sizeof(CQE{}))
 	single := p.features&featSingleMmap != 0
-	if single {
+	if single || sqSize == 0 {
 		sqSize = max(sqSize, cqSize)
 	}
 	var err error
@@ -270,7 +273,6 @@ func (r *Ring) mapRings(p *params) error {
 	r.sqHead = u32(sq, p.sqOff.head)
 	r.sqTail = u32(sq, p.sqOff.tail)
 	r.sqFlags = u32(sq, p.sqOff.flags)
-	r.sqDropped = u32(sq, p.sqOff.dropped)
 	r.sqMask = *u32(sq, p.sqOff.ringMask)
 	r.sqEntries = *u32(sq, p.sqOff.ringEntries)
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), r.sqEntries)
@@ -289,7 +291,6 @@ func (r *Ring) mapRings(p *params) error {
 	cqb := unsafe.Pointer(&r.cqMem[0])
 	r.cqHead = u32(cqb, p.cqOff.head)
 	r.cqTail = u32(cqb, p.cqOff.tail)
-	r.cqOverflow = u32(cqb, p.cqOff.overflow)
 	r.cqMask = *u32(cqb, p.cqOff.ringMask)
 	r.cqEntries = *u32(cqb, p.cqOff.ringEntries)
 	r.cqes = unsafe.Slice((*CQE)(unsafe.Add(cqb, p.cqOff.cqes)), r.cqEntries)
