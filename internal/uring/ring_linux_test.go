@@ -479,7 +479,10 @@ func TestCloseWithOpsInFlight(t *testing.T) {
 		// Fill c's send buffer so that a send parks in the kernel.
 		big := make([]byte, 1<<20)
 		for {
-			if _, err := unix.Write(c, big); err == unix.EAGAIN {
+			if _, err := unix.Write(c, big); err != nil {
+				if err != unix.EAGAIN {
+					t.Fatal(err)
+				}
 				break
 			}
 		}
