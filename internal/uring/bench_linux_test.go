@@ -137,6 +137,7 @@ func report(b *testing.B, cpu time.Duration, metrics map[string]uint64) {
 }
 
 func pingEpoll(b *testing.B, conns int) {
+	b.ReportAllocs()
 	ends := pairs(b, conns)
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	must(b, err)
@@ -212,6 +213,8 @@ const (
 )
 
 func pingURing(b *testing.B, conns int, variant string) {
+	requireURing(b)
+	b.ReportAllocs()
 	ends := pairs(b, conns)
 	r, err := New(Options{
 		Entries:      uint32(max(64, 2*len(ends))),
@@ -377,6 +380,8 @@ func BenchmarkWake(b *testing.B) {
 }
 
 func wakeRoundTrip(b *testing.B, o Options) {
+	requireURing(b)
+	b.ReportAllocs()
 	r, err := New(o)
 	must(b, err)
 	ack := make(chan struct{})

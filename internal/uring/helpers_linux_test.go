@@ -19,7 +19,18 @@ func TestMain(m *testing.M) {
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		ln.Close()
 	}
+	// The kernel's answer, cached as Available caches it.
+	kernelOnce.Do(func() { kernelErr = checkKernel(disabledPath, setup) })
 	os.Exit(m.Run())
+}
+
+// requireURing skips the test where this kernel or sandbox refuses
+// io_uring (the tests of that refusal itself, TestAvailable, still run).
+func requireURing(tb testing.TB) {
+	tb.Helper()
+	if kernelErr != nil {
+		tb.Skipf("io_uring unavailable here: %v", kernelErr)
+	}
 }
 
 // openFds lists the descriptors open in this process.
@@ -64,6 +75,7 @@ func checkFds(tb testing.TB) {
 // newRing creates a ring closed at the end of the test.
 func newRing(tb testing.TB, o Options) *Ring {
 	tb.Helper()
+	requireURing(tb)
 	r, err := New(o)
 	if err != nil {
 		tb.Fatal(err)
