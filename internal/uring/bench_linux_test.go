@@ -83,6 +83,7 @@ package uring
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,9 +116,9 @@ func BenchmarkPingPong(b *testing.B) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, conns := range pingConns {
 		b.Run(fmt.Sprintf("conns=%d/epoll", conns), func(b *testing.B) { pingEpoll(b, conns) })
-		for _, v := range []string{"uring", "uring-park", "uring-coop", "uring-defer", "uring-fixed", "uring-zc"} {
+		for _, v := range []string{"uring", "uring-locked", "uring-park", "uring-coop", "uring-defer", "uring-defer-park", "uring-fixed", "uring-zc"} {
 			b.Run(fmt.Sprintf("conns=%d/%s", conns, v), func(b *testing.B) {
-				if v == "uring-defer" {
+				if v == "uring-locked" || strings.HasPrefix(v, "uring-defer") {
 					// The ring is bound to the thread that creates it.
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
@@ -218,13 +219,13 @@ func pingURing(b *testing.B, conns int, variant string) {
 	ends := pairs(b, conns)
 	r, err := New(Options{
 		Entries:      uint32(max(64, 2*len(ends))),
-		Park:         variant == "uring-park",
-		SingleIssuer: variant == "uring-defer",
+		Park:         variant == "uring-park" || variant == "uring-defer-park",
+		SingleIssuer: strings.HasPrefix(variant, "uring-defer"),
 		CoopTaskrun:  variant == "uring-coop",
 	})
 	must(b, err)
 	defer r.Close()
-	if variant == "uring-defer" && r.SetupFlags()&setupDeferTaskrun == 0 {
+	if strings.HasPrefix(variant, "uring-defer") && r.SetupFlags()&setupDeferTaskrun == 0 {
 		b.Skip("kernel refused DEFER_TASKRUN")
 	}
 	// One buffer per end in use at a time, plus slack: an end has at most
@@ -366,13 +367,12 @@ func pingURing(b *testing.B, conns int, variant string) {
 // run at GOMAXPROCS 1 and 2.
 func BenchmarkWake(b *testing.B) {
 	for _, procs := range []int{1, 2} {
-		for _, park := range []bool{false, true} {
+		for _, mode := range []string{"enter", "park", "defer-park"} {
 			for _, eventfd := range []bool{false, true} {
-				mode := map[bool]string{false: "enter", true: "park"}[park]
 				how := map[bool]string{false: "msgring", true: "eventfd"}[eventfd]
 				b.Run(fmt.Sprintf("procs=%d/%s/%s", procs, mode, how), func(b *testing.B) {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-					wakeRoundTrip(b, Options{Park: park, EventfdWake: eventfd})
+					wakeRoundTrip(b, Options{Park: mode != "enter", SingleIssuer: mode == "defer-park", EventfdWake: eventfd})
 				})
 			}
 		}
@@ -382,17 +382,29 @@ func BenchmarkWake(b *testing.B) {
 func wakeRoundTrip(b *testing.B, o Options) {
 	requireURing(b)
 	b.ReportAllocs()
-	r, err := New(o)
-	must(b, err)
+	ready := make(chan *Ring)
 	ack := make(chan struct{})
 	stop := make(chan struct{})
-	owner := make(chan struct{})
+	owner := make(chan error)
 	go func() {
-		defer close(owner)
+		// The owner creates the ring: a SingleIssuer ring is bound to the
+		// thread that creates it.
+		if o.SingleIssuer {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
+		r, err := New(o)
+		if err != nil {
+			owner <- err
+			return
+		}
+		defer r.Close()
+		ready <- r
 		cqes := make([]CQE, 16)
 		wakes := r.Stats.Wakes
 		for {
 			if _, err := r.SubmitAndWait(-1); err != nil {
+				owner <- err
 				return
 			}
 			r.Reap(cqes)
@@ -403,10 +415,17 @@ func wakeRoundTrip(b *testing.B, o Options) {
 			select {
 			case ack <- struct{}{}:
 			case <-stop:
+				owner <- nil
 				return
 			}
 		}
 	}()
+	var r *Ring
+	select {
+	case r = <-ready:
+	case err := <-owner:
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		must(b, r.Notify())
@@ -415,8 +434,7 @@ func wakeRoundTrip(b *testing.B, o Options) {
 	b.StopTimer()
 	close(stop)
 	r.Notify()
-	<-owner
-	r.Close()
+	must(b, <-owner)
 }
 
 // BenchmarkSyscall is the anchor for the numbers above: the cost of the

@@ -23,24 +23,36 @@ package uring
 // 0.3-1.2 ms blocked in io_uring_enter, because the blocked owner holds the
 // only P until the runtime's monitor takes it back.
 //
-// This does not work with IORING_SETUP_DEFER_TASKRUN: completions are then
-// posted only inside the owner thread's GETEVENTS enter, so the fd would not
-// become readable while the owner is parked. New ignores Park for
-// SingleIssuer rings.
+// Under IORING_SETUP_DEFER_TASKRUN (Options.SingleIssuer) the ring fd does
+// not do: completion work is then queued on the ring, to be run only by the
+// owner thread's GETEVENTS enter, and queueing it wakes neither the ring's
+// poll waiters nor anything but a thread waiting in io_uring_enter. It does
+// signal an eventfd registered with the ring (IORING_REGISTER_EVENTFD). So
+// for such rings the parked wait is on that eventfd instead: the wait
+// enables the eventfd, runs the queued work with a non-blocking GETEVENTS
+// enter, and parks until the eventfd is readable; when the goroutine runs
+// again it disables the eventfd (IORING_CQ_EVENTFD_DISABLED, a flag in the
+// CQ ring that costs no system call), so that a busy ring does not signal
+// it for every completion. A goroutine locked to its thread, as
+// SingleIssuer requires, parks like any other: its thread sleeps and its P
+// goes on to run other goroutines.
 
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// initPark hands the ring fd to the runtime's poller. If the runtime
-// refuses it (it should not on Linux), blocking waits fall back to
+// initPark hands the ring fd, or for DEFER_TASKRUN a registered eventfd,
+// to the runtime's poller. If that fails, blocking waits fall back to
 // io_uring_enter.
 func (r *Ring) initPark() {
 	if r.flags&setupDeferTaskrun != 0 {
+		r.initParkEventfd()
 		return
 	}
 	if unix.SetNonblock(r.fd, true) != nil {
@@ -63,6 +75,49 @@ func (r *Ring) initPark() {
 	}
 }
 
+// initParkEventfd registers an eventfd with a DEFER_TASKRUN ring and hands
+// it to the runtime's poller, signals disabled until the first park.
+func (r *Ring) initParkEventfd() {
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return
+	}
+	fd32 := int32(efd)
+	if _, err := register(r.fd, registerEventfd, unsafe.Pointer(&fd32), 1); err != nil {
+		unix.Close(efd)
+		return
+	}
+	r.setEventfdSignals(false)
+	r.file = os.NewFile(uintptr(efd), "io_uring-eventfd")
+	rc, err := r.file.SyscallConn()
+	if err != nil {
+		return
+	}
+	r.rc, r.parkEventfd = rc, true
+	r.onReadable = func(fd uintptr) bool {
+		// Readable means the kernel queued work or posted a completion
+		// since the eventfd was enabled: drain it and go run the work.
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.drainBuf[0])), 8)
+		return e == 0
+	}
+}
+
+// setEventfdSignals turns the registered eventfd's signals on or off
+// through IORING_CQ_EVENTFD_DISABLED. Only we write the CQ ring's flags;
+// the kernel reads them with READ_ONCE before it signals. The atomic store
+// orders the flag against the enter that follows it: work queued after the
+// kernel can see the flag cleared signals the eventfd, and work queued
+// before it is run by that enter.
+func (r *Ring) setEventfdSignals(on bool) {
+	v := atomic.LoadUint32(r.cqFlags)
+	if on {
+		v &^= cqEventfdDisabled
+	} else {
+		v |= cqEventfdDisabled
+	}
+	atomic.StoreUint32(r.cqFlags, v)
+}
+
 // parkWait submits toSubmit SQEs without waiting and then parks the
 // goroutine until the ring fd is readable or timeout (< 0: none) passes.
 func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
@@ -72,6 +127,13 @@ func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
 	// with nothing to reap, and the caller would come back here forever.
 	var flags uint32
 	if loadFlags(r)&(sqCQOverflow|sqTaskrun) != 0 {
+		flags = enterGetEvents
+	}
+	if r.parkEventfd {
+		// Enable the eventfd, then run every piece of work queued so far:
+		// anything queued later signals it (see setEventfdSignals).
+		r.setEventfdSignals(true)
+		defer r.setEventfdSignals(false)
 		flags = enterGetEvents
 	}
 	n := 0

@@ -73,11 +73,17 @@ type Ring struct {
 	closed   atomic.Bool
 	notifyMu sync.Mutex
 
-	// Park: the ring fd handed to the Go runtime's poller (see park_linux.go).
-	file       *os.File
-	rc         syscall.RawConn
-	deadline   bool
-	onReadable func(uintptr) bool
+	// Park: the fd handed to the Go runtime's poller (see park_linux.go):
+	// the ring fd itself, or under DEFER_TASKRUN an eventfd registered
+	// with the ring (parkEventfd). cqFlags is the CQ ring's flags word,
+	// where we turn that eventfd's signals off while we are not parked.
+	file        *os.File
+	rc          syscall.RawConn
+	deadline    bool
+	onReadable  func(uintptr) bool
+	parkEventfd bool
+	cqFlags     *uint32
+	drainBuf    [8]byte
 
 	bufRings []*BufRing
 	files    uint32 // size of the registered file table, 0 if none
@@ -125,9 +131,9 @@ type Options struct {
 	// enters, with no interrupts of a thread running Go code. The kernel
 	// binds the ring to the OS thread that created it, so the caller must
 	// call runtime.LockOSThread before New and make every call except
-	// Notify from that goroutine; any other thread gets EEXIST. Park mode
-	// does not combine with it (the runtime's poller runs on other
-	// threads, and completion work waits for this one).
+	// Notify from that goroutine; any other thread gets EEXIST. With Park,
+	// waits park on an eventfd registered with the ring (see
+	// park_linux.go).
 	SingleIssuer bool
 	// CoopTaskrun asks for IORING_SETUP_COOP_TASKRUN|TASKRUN_FLAG: the
 	// kernel does not interrupt a thread running user code to post its
@@ -290,6 +296,7 @@ func (r *Ring) mapRings(p *params) error {
 
 	cqb := unsafe.Pointer(&r.cqMem[0])
 	r.cqHead = u32(cqb, p.cqOff.head)
+	r.cqFlags = u32(cqb, p.cqOff.flags)
 	r.cqTail = u32(cqb, p.cqOff.tail)
 	r.cqMask = *u32(cqb, p.cqOff.ringMask)
 	r.cqEntries = *u32(cqb, p.cqOff.ringEntries)
@@ -705,10 +712,14 @@ func (r *Ring) closeFds() error {
 		r.wakeFd = -1
 	}
 	if r.file != nil {
+		// The File owns the fd it wraps: the ring fd, or the eventfd.
 		if err := r.file.Close(); err != nil && first == nil {
 			first = err
 		}
-		r.file, r.rc, r.fd = nil, nil, -1
+		if !r.parkEventfd {
+			r.fd = -1
+		}
+		r.file, r.rc = nil, nil
 	}
 	if r.fd >= 0 {
 		if err := unix.Close(r.fd); err != nil && first == nil {

@@ -92,6 +92,9 @@ const (
 	sqTaskrun    = 1 << 2
 )
 
+// CQ ring flags (IORING_CQ_*), written by us.
+const cqEventfdDisabled = 1 << 0
+
 // io_uring_enter flags (IORING_ENTER_*).
 const (
 	enterGetEvents = 1 << 0
@@ -116,6 +119,7 @@ const (
 	registerBuffers     = 0
 	unregisterBuffers   = 1
 	unregisterFiles     = 3
+	registerEventfd     = 4
 	registerProbe       = 8
 	registerFiles2      = 13
 	registerFilesUpdate = 6
