@@ -23,8 +23,8 @@ package uring
 // 0.3-1.2 ms blocked in io_uring_enter, because the blocked owner holds the
 // only P until the runtime's monitor takes it back.
 //
-// Under IORING_SETUP_DEFER_TASKRUN (Options.SingleIssuer) the ring fd does
-// not do: completion work is then queued on the ring, to be run only by the
+// Under IORING_SETUP_DEFER_TASKRUN (Options.SingleIssuer) the ring fd will
+// not serve: completion work is then queued on the ring, to be run only by the
 // owner thread's GETEVENTS enter, and queueing it wakes neither the ring's
 // poll waiters nor anything but a thread waiting in io_uring_enter. It does
 // signal an eventfd registered with the ring (IORING_REGISTER_EVENTFD). So

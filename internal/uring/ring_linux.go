@@ -147,7 +147,8 @@ type Options struct {
 	// ring. The eventfd's wake-up reaches the ring as completion work on
 	// the thread that armed the poll, which in Go may be busy or asleep;
 	// MSG_RING posts the CQE directly. BenchmarkWake measures both. Kernels
-	// without MSG_RING (before 5.18) get the eventfd regardless.
+	// without MSG_RING (before 5.18) get the eventfd regardless; rings with
+	// SingleIssuer and Park never do (see initWake).
 	EventfdWake bool
 	// Park makes blocking waits park the goroutine in the Go runtime's
 	// poller on the ring fd (readable when CQEs are ready), so a waiting
@@ -320,7 +321,15 @@ func (r *Ring) mapRings(p *params) error {
 // the hop the wake-up takes: the poll's completion runs as task work on the
 // thread that armed it.
 func (r *Ring) initWake() error {
-	if !r.opts.EventfdWake {
+	// A DEFER_TASKRUN ring that parks cannot use the eventfd: the poll's
+	// completion work is queued from inside the eventfd's wake-up, where
+	// the kernel may not signal another eventfd (eventfd_signal_allowed),
+	// so the registered eventfd that the parked owner waits on is not
+	// signalled and the wake-up is lost until the wait times out (seen on
+	// 6.18). The same holds for any eventfd polled through such a ring.
+	// MSG_RING exists wherever DEFER_TASKRUN does (5.18 against 6.1).
+	deferPark := r.flags&setupDeferTaskrun != 0 && r.opts.Park
+	if !r.opts.EventfdWake || deferPark {
 		if pr, err := r.Probe(); err == nil && pr.Supports(OpMsgRing) {
 			n, err := New(Options{Entries: 2, CQEntries: 4, noWake: true})
 			if err != nil {

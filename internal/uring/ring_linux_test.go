@@ -93,25 +93,31 @@ func TestSetupClose(t *testing.T) {
 	}
 }
 
-// TestSingleIssuer runs a ring with SINGLE_ISSUER|DEFER_TASKRUN on a locked
-// thread: a no-op round trip and a wait woken by Notify from elsewhere.
+// TestSingleIssuer runs rings with SINGLE_ISSUER|DEFER_TASKRUN on a locked
+// thread, blocking and parked, with either wake-up asked for.
 func TestSingleIssuer(t *testing.T) {
 	requireURing(t)
 	checkFds(t)
-	for _, park := range []bool{false, true} {
-		if err := singleIssuer(t, park); err != nil {
-			t.Fatalf("park=%v: %v", park, err)
+	for _, o := range []Options{{}, {Park: true}, {EventfdWake: true}, {Park: true, EventfdWake: true}} {
+		o.SingleIssuer = true
+		if err := singleIssuer(t, o); err != nil {
+			t.Fatalf("%+v: %v", o, err)
 		}
 	}
 }
 
-func singleIssuer(t *testing.T, park bool) error {
+// singleIssuer runs a SingleIssuer ring on a locked thread: a no-op round
+// trip, a wait woken by Notify from another goroutine (which must not wait
+// for the wait's timeout: a parked DEFER_TASKRUN ring loses eventfd
+// wake-ups, see initWake), and a receive completing during a wait.
+func singleIssuer(t *testing.T, o Options) error {
+	park := o.Park
 	done := make(chan error)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		done <- func() error {
-			r, err := New(Options{SingleIssuer: true, Park: park})
+			r, err := New(o)
 			if err != nil {
 				return err
 			}
@@ -125,20 +131,23 @@ func singleIssuer(t *testing.T, park bool) error {
 			if c[0].UserData != 1 {
 				return errors.New("wrong user data")
 			}
-			go func() {
-				time.Sleep(5 * time.Millisecond)
-				r.Notify()
-			}()
-			t0 := time.Now()
-			for r.Stats.Wakes == 0 && time.Since(t0) < 5*time.Second {
-				r.SubmitAndWait(5 * time.Second)
-				r.Reap(c)
-			}
-			if r.Stats.Wakes == 0 {
-				return errors.New("Notify did not wake a DEFER_TASKRUN wait")
-			}
-			if d := time.Since(t0); d < 4*time.Millisecond {
-				return fmt.Errorf("wait returned after %v, before the Notify", d)
+			for round := 0; round < 3; round++ {
+				go func() {
+					time.Sleep(5 * time.Millisecond)
+					r.Notify()
+				}()
+				t0 := time.Now()
+				wakes := r.Stats.Wakes
+				for r.Stats.Wakes == wakes && time.Since(t0) < 5*time.Second {
+					r.SubmitAndWait(5 * time.Second)
+					r.Reap(c)
+				}
+				if d := time.Since(t0); r.Stats.Wakes == wakes || d > 4*time.Second {
+					return fmt.Errorf("round %d: Notify did not wake the wait (%v, wake-up by %s)", round, d, r.WakeMethod())
+				}
+				if d := time.Since(t0); d < 4*time.Millisecond {
+					return fmt.Errorf("round %d: wait returned after %v, before the Notify", round, d)
+				}
 			}
 			if park && (r.Stats.Parks == 0 || !r.parkEventfd) {
 				return fmt.Errorf("no parked wait: %+v", r.Stats)
