@@ -36,49 +36,66 @@ package uring
 //
 // # Results
 //
-// Two runs of that command on this machine (2-core AMD EPYC VM, Linux
-// 6.18, Go 1.26), medians of 5. The machine was shared with other builds
-// and tests at the time (load average 3 to 12 on 2 cores), which inflates
-// wall time (ns/op) by up to 3x and unevenly; CPU time per round trip is
-// the steadier figure and is the one shown, run 1 / run 2, in µs:
+// Five runs of that command on this machine (2-core AMD EPYC VM, Linux
+// 6.18, Go 1.26), medians of 5 each; the last run had every variant. The
+// machine was shared with other builds and tests at the time (load average
+// 3 to 12 on 2 cores), which inflates wall time (ns/op) by up to 3x and
+// unevenly, so the figure shown is CPU time per round trip in µs: the last
+// run's median, and in brackets the range of the medians of the runs that
+// had the variant.
 //
-//	conns  epoll      uring     uring-park  uring-coop  uring-defer  uring-fixed  uring-zc
-//	1      22.0/18.6  28.3/18.4 31.1/20.3   21.6/18.7   14.5/15.4    27.1/22.8    21.8/28.2
-//	16     16.6/18.5  7.4/7.4   6.2/7.6     6.3/8.2     5.6/6.7      6.5/5.5      8.3/9.1
-//	256    22.0/19.5  5.5/7.5   5.0/8.1     5.5/10.0    5.2/8.8      6.5/8.6      7.8/16.9
+//	variant            1 conn             16 conns           256 conns
+//	epoll              18.4 [17.5-22.0]   13.5 [13.3-19.7]   19.5 [15.2-22.0]
+//	uring              28.6 [17.0-33.3]    5.9 [5.9-12.2]     7.5 [5.5-7.5]
+//	uring-locked       11.3 [11.2-11.3]    5.3 [5.3-6.0]      7.8 [5.1-7.8]
+//	uring-park         19.2 [19.2-31.1]    5.5 [5.5-16.5]     5.9 [5.0-8.1]
+//	uring-coop         20.1 [17.3-28.9]    6.7 [6.3-15.4]     7.6 [5.5-10.0]
+//	uring-defer        11.5 [10.4-15.4]    5.8 [4.9-6.7]      7.2 [5.2-8.8]
+//	uring-defer-park   11.2 [11.2-11.5]    4.7 [4.7-6.6]      8.0 [5.2-8.0]
+//	uring-fixed        16.1 [16.1-27.1]    6.6 [5.5-8.4]      6.3 [6.0-8.6]
+//	uring-zc           20.3 [20.3-54.5]    7.2 [7.2-9.1]      8.6 [6.8-16.9]
 //
 //	system calls per round trip: epoll 6 / 4.1 / 4.0 (1 / 16 / 256 conns);
-//	io_uring enters 2 / 0.13 / 0.009 (uring-defer 0.05 at 256: with
-//	DEFER_TASKRUN a wait returns as soon as one completion is ready)
-//	BenchmarkSyscall (raw getppid): 1.26 µs of CPU: system calls are
-//	expensive on this VM, which magnifies what batching saves
+//	io_uring enters 2 / 0.13 / 0.009 (DEFER_TASKRUN 0.05 at 256: its wait
+//	returns as soon as one completion is ready). No variant allocates.
+//	BenchmarkSyscall (raw getppid): 1.3 µs of CPU [1.3-1.5]. System calls
+//	are expensive on this VM, which magnifies what batching saves.
 //
-// Read: with 16 or more connections in flight, io_uring costs 2.2 to 4x less
-// CPU per round trip than epoll here. With one connection it does not pay
-// (each round trip is two enters that each do one send and wait for one
-// receive): only uring-defer beats epoll, and it needs a locked thread.
-// Parking in the runtime's poller costs nothing measurable against a
-// blocking enter on this single-goroutine loop, and is what makes
-// cross-goroutine wakes work (BenchmarkWake). Registered files show no
-// gain beyond noise; zero-copy sends of 64 bytes from a registered buffer
-// cost more (a second CQE per send and page pinning), up to 2x at 256
-// connections.
+// Read:
 //
-// BenchmarkWake, µs per round trip, run 1 / run 2 (the second on the more
-// loaded machine):
+//   - With 16 or more connections in flight, io_uring costs 2 to 3x less
+//     CPU per round trip than epoll here, in every variant.
+//   - With one connection, io_uring wins only when every submission comes
+//     from one thread (uring-locked, uring-defer: 11 µs against 18). The
+//     plain uring and uring-park loops are bimodal, 17 to 33 µs: the kernel
+//     runs a request's completion work (for a receive, the copy once data
+//     has arrived) on the thread that submitted it, for a multishot
+//     request the thread that armed it, for its whole life. When the Go
+//     scheduler moves the loop's goroutine to another thread, every
+//     completion has to wake the old, idle thread first.
+//   - COOP_TASKRUN does not help, and delays completions whose thread is
+//     busy (see Options.CoopTaskrun). Registered files show no gain beyond
+//     noise. Zero-copy sends of 64 bytes cost more than copying (a second
+//     CQE per send, page pinning), up to 2x.
 //
-//	                  msgring        eventfd
-//	procs=1 enter     342 / 1219     365 / 560
-//	procs=1 park      4.1 / 19.1     4.8 / 16.3
-//	procs=2 enter     75 / 96        68 / 93
-//	procs=2 park      10.7 / 11.6    22.3 / 24.2
+// BenchmarkWake, µs per round trip, same format:
+//
+//	                     msgring                eventfd
+//	procs=1 enter        376 [290-1219]         352 [289-561]
+//	procs=2 enter        108 [72-108]           112 [68-112]
+//	procs=1 park         14.3 [4.1-19.1]        14.9 [4.8-16.3]
+//	procs=2 park         8.5 [8.5-11.6]         33.3 [22.3-33.3]
+//	procs=1 defer-park   52 [52-232]            (not offered)
+//	procs=2 defer-park   88                     (not offered)
 //
 // Read: a goroutine blocked in io_uring_enter holds its P, so at
 // GOMAXPROCS=1 the waker cannot even run until the runtime's monitor takes
 // the P back (hundreds of µs); parked, the round trip is a few µs. With two
-// Ps, MSG_RING wakes a parked owner twice as fast as the eventfd, whose
+// Ps, MSG_RING wakes a parked owner 3-4x faster than the eventfd, whose
 // wake-up is completion work that must run on the thread that armed the
-// poll; hence MSG_RING is Notify's default.
+// poll; hence MSG_RING is Notify's default. A parked owner locked to its
+// thread (defer-park) costs 50-230 µs per wake-up: the runtime must hand a
+// P to that one thread, which is the price of the fast loop above.
 
 import (
 	"fmt"

@@ -35,7 +35,10 @@ package uring
 // CQ ring that costs no system call), so that a busy ring does not signal
 // it for every completion. A goroutine locked to its thread, as
 // SingleIssuer requires, parks like any other: its thread sleeps and its P
-// goes on to run other goroutines.
+// goes on to run other goroutines. Waking it costs more, because the
+// runtime must hand a P to that one thread: 50-230 µs per cross-goroutine
+// wake-up on this machine against 4-19 µs for an unlocked owner
+// (BenchmarkWake); a loop that stays busy never parks and does not pay it.
 
 import (
 	"errors"
