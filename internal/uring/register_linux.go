@@ -13,9 +13,10 @@ package uring
 // saving is small and per request, the cost is one table update per
 // connection, which can ride in the same enter as other SQEs
 // (PrepFilesUpdate). BenchmarkPingPong's "uring-fixed" variant measured no
-// gain beyond noise (CPU per round trip 5.5-8.6 µs against 5.5-7.5 µs
-// without, 16 and 256 connections), and a loss at one connection, so the
-// reactor should not bother until a benchmark says otherwise.
+// gain beyond noise over five runs (CPU per round trip 5.5-8.6 µs against
+// 5.5-12.2 µs without, 16 and 256 connections; 16-27 against 17-33 µs at
+// one connection), so the reactor should not bother until a benchmark on
+// a larger machine says otherwise.
 //
 // Registered buffers (IORING_REGISTER_BUFFERS) pin pages once so that a
 // request need not pin them itself. A copying send never pins anything
