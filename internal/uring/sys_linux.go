@@ -165,19 +165,19 @@ type params struct {
 // preparers (Prep*) fill it; a caller that needs an operation they do not
 // cover may set the fields directly, as the C header names them.
 type SQE struct {
-	Opcode      uint8
-	Flags       uint8
-	Ioprio      uint16
-	Fd          int32
+	Opcode      uint8  // IORING_OP_*
+	Flags       uint8  // SQE* flags (IOSQE_*)
+	Ioprio      uint16 // I/O priority, or per-opcode flags (multishot accept and receive)
+	Fd          int32  // the file, or a registered slot with SQEFixedFile
 	Off         uint64 // also addr2
 	Addr        uint64 // also splice_off_in
-	Len         uint32
+	Len         uint32 // buffer length, or a count
 	OpFlags     uint32 // rw_flags, msg_flags, timeout_flags, accept_flags, cancel_flags, poll32_events...
-	UserData    uint64
+	UserData    uint64 // returned untouched in the CQE
 	BufIndex    uint16 // also buf_group
-	Personality uint16
+	Personality uint16 // a registered credential set, 0 for the caller's
 	FileIndex   uint32 // also splice_fd_in, addr_len
-	Addr3       uint64
+	Addr3       uint64 // a third address for the few opcodes that take one
 	pad2        uint64
 }
 
