@@ -329,4 +329,3 @@ func (n *node) holdsLease(now time.Duration) bool {
 	}
 	return false
 }
-
