@@ -52,9 +52,24 @@ func (cx *Context) Proceed() bool {
 		cx.budget--
 		return true
 	}
+	cx.budget = 0
 	cx.spent = true
 	cx.waker.Wake()
 	return false
+}
+
+// bytesPerUnit is how many bytes of I/O cost one unit of budget on top of
+// the operation's own unit: fairness is measured in work, not in calls, so
+// a task moving 64 KiB reads yields after a few hundred KiB, not after
+// DefaultBudget of them, while a task of small messages is unaffected.
+const bytesPerUnit = 2 << 10
+
+// spendBytes charges an I/O operation's size to the budget; a budget
+// spent this way makes the next Proceed refuse.
+func (cx *Context) spendBytes(n int) {
+	if n >= bytesPerUnit {
+		cx.budget -= int32(min(n/bytesPerUnit, unlimited))
+	}
 }
 
 // yielded reports, and clears, whether the poll just made ran out of

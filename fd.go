@@ -271,6 +271,7 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 		if want > 0 && err == nil && n > 0 && n < want {
 			f.drained.Store(seq + 1)
 		}
+		cx.spendBytes(n)
 		return n, true, err
 	}
 }

@@ -18,7 +18,7 @@ import (
 // serve starts an echo server on a LocalExecutor driven by its own
 // goroutine, and returns its address, the executor, and a stop function
 // that closes both and waits for the goroutine.
-func serve(t *testing.T, opts ...smol.Option) (string, *smol.LocalExecutor, func()) {
+func serve(t testing.TB, opts ...smol.Option) (string, *smol.LocalExecutor, func()) {
 	t.Helper()
 	ln, err := smolnet.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

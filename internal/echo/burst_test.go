@@ -1,0 +1,85 @@
+package echo_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// burst opens n connections to addr that each write size bytes at once
+// and then stop reading, and returns once every write has been handed to
+// the kernel (the server is then echoing the burst back into buffers that
+// nobody drains) and a function that closes them.
+func burst(t testing.TB, addr string, n, size int) func() {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	payload := bytes.Repeat([]byte{'b'}, size)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Write(payload) // blocks until the server has read enough of it
+		}()
+	}
+	return func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		wg.Wait()
+	}
+}
+
+// firstEcho dials addr and returns how long the first 64-byte echo takes,
+// from the dial on.
+func firstEcho(t testing.TB, addr string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte{'f'}, 64)
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("first echo: %v", err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkFreshConnUnderBurst: 1,000 connections each write 1 MiB at once
+// and stop reading; while the server echoes that burst, a fresh
+// connection's first echo is timed (the goal: under 100 ms).
+//
+//	go test -run '^$' -bench FreshConnUnderBurst -benchtime 5x ./internal/echo
+func BenchmarkFreshConnUnderBurst(b *testing.B) {
+	var total time.Duration
+	var worst time.Duration
+	for range b.N {
+		addr, _, stop := serve(b)
+		closeBurst := burst(b, addr, 1000, 1<<20)
+		time.Sleep(20 * time.Millisecond) // the burst is under way
+		d := firstEcho(b, addr)
+		total += d
+		worst = max(worst, d)
+		closeBurst()
+		stop()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/first-echo")
+	b.ReportMetric(float64(worst.Milliseconds()), "ms-worst")
+}
