@@ -42,7 +42,9 @@ func (cx *Context) Driver() *Driver { return cx.drv }
 // whether the task may go on. Each poll of a task starts with a budget
 // ([DefaultBudget] unless the executor was given [WithBudget]); every I/O
 // poll, channel operation and lock acquisition of this module calls Proceed
-// first. Once the budget is spent Proceed wakes the task and returns false,
+// first, and an FD read or write also spends a unit per 2 KiB it moved, so
+// that fairness counts work, not calls. Once the budget is spent Proceed
+// wakes the task and returns false,
 // and the caller must return pending at once: the task then goes to the
 // back of its executor's queue, so a task whose resources are always ready
 // does not starve the others. Futures of your own that can complete many

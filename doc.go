@@ -84,7 +84,8 @@
 //
 // Each poll of a task starts with a budget of [DefaultBudget] operations
 // ([WithBudget] changes it). Every I/O poll, channel operation and lock
-// acquisition in this module spends one unit; once the budget is spent
+// acquisition in this module spends one unit, and a read or write spends
+// one more per 2 KiB it moved; once the budget is spent
 // they wake the task and report pending, so the task yields and the
 // others run. A connection whose peer never pauses, or a channel that
 // always holds a value, cannot starve its executor, and no hand-written
