@@ -141,23 +141,25 @@ func (t *Timer) reset(abs bool, delay int64, at time.Time) {
 	}
 	now := d.now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if abs {
 		t.when = int64(at.Sub(d.base))
 	} else {
 		t.when = now + delay
 	}
 	if t.when <= now && t.waker != nil {
-		// Already due: wake the waiter now rather than through the alarm.
+		// Already due: wake the waiter now rather than through the alarm,
+		// once the lock is released (a waker may reach back in).
 		w := t.waker
 		t.waker = nil
 		if t.idx >= 0 {
 			d.timers.remove(t)
 		}
+		d.mu.Unlock()
 		w.Wake()
 		return
 	}
 	d.schedule(t, now)
+	d.mu.Unlock()
 }
 
 // Stop disarms the timer: it will not fire until Reset. It reports whether
