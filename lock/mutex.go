@@ -122,31 +122,24 @@ func (f *LockFuture) Reset(m *Mutex) {
 // smol.Context.Proceed); the starvation bound is measured on the task's
 // driver's clock.
 func (f *LockFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
-	if !cx.Proceed() {
-		return struct{}{}, false, nil
-	}
-	_, ok, err := f.poll(cx)
-	if !ok {
-		cx.WaitingOn(f.m, smol.WaitLock)
-	}
-	return struct{}{}, ok, err
+	return acquire(cx, f.m, f)
 }
 
-func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
+func (f *LockFuture) try(cx *smol.Context) bool {
 	m := f.m
 	if !f.starved {
 		// Phase one: compete with every caller, waiting in line for wakes.
 		for {
 			if f.l.Listening() {
 				if _, ok, _ := f.l.Poll(cx); !ok {
-					return struct{}{}, false, nil
+					return false
 				}
 				// Woken by an Unlock: try, unless a starved waiter is owed
 				// the lock, in which case pass the wake to the line (the
 				// starved waiter is in it) and turn starved too.
 				s, ok := m.cas(0, 1)
 				if ok {
-					return struct{}{}, true, nil
+					return true
 				}
 				if s != 1 {
 					m.lockOps.Notify(1)
@@ -158,7 +151,7 @@ func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 			} else if f.start.IsZero() {
 				// First poll: the fast path.
 				if m.TryLock() {
-					return struct{}{}, true, nil
+					return true
 				}
 				f.start = cx.Driver().Now()
 			}
@@ -167,10 +160,10 @@ func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 			s, ok := m.cas(0, 1)
 			if ok {
 				f.l.Discard()
-				return struct{}{}, true, nil
+				return true
 			}
 			if s == 1 {
-				return struct{}{}, false, nil
+				return false
 			}
 			// A waiter is starved: join it.
 			f.l.Discard()
@@ -184,12 +177,12 @@ func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		if f.l.Listening() {
 			if _, ok, _ := f.l.Poll(cx); !ok {
-				return struct{}{}, false, nil
+				return false
 			}
 			// Woken by an Unlock: take the lock if it is free.
 			if m.state.Or(1)&1 == 0 {
 				f.leaveStarved()
-				return struct{}{}, true, nil
+				return true
 			}
 		}
 		f.l.ListenToWith(&m.lockOps, cx.Waker())
@@ -198,14 +191,14 @@ func (f *LockFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 		if ok {
 			f.l.Discard()
 			f.leaveStarved()
-			return struct{}{}, true, nil
+			return true
 		}
 		if s&1 == 0 {
 			// Free, but other waiters are starved: wake the first in line
 			// to take it. We wait for the next wake.
 			m.lockOps.Notify(1)
 		}
-		return struct{}{}, false, nil
+		return false
 	}
 }
 

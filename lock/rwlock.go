@@ -188,17 +188,10 @@ func (f *ReadFuture) Reset(rw *RwLock) {
 // Poll tries to take a read lock; it waits while a writer holds or waits
 // for the lock. Each poll spends a unit of the task's budget.
 func (f *ReadFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
-	if !cx.Proceed() {
-		return struct{}{}, false, nil
-	}
-	if f.poll(cx) {
-		return struct{}{}, true, nil
-	}
-	cx.WaitingOn(f.rw, smol.WaitLock)
-	return struct{}{}, false, nil
+	return acquire(cx, f.rw, f)
 }
 
-func (f *ReadFuture) poll(cx *smol.Context) bool {
+func (f *ReadFuture) try(cx *smol.Context) bool {
 	for {
 		if f.l.Listening() {
 			if _, ok, _ := f.l.Poll(cx); !ok {
@@ -246,17 +239,10 @@ func (f *WriteFuture) Reset(rw *RwLock) {
 // writer bit, then it waits for the readers inside to leave. Each poll
 // spends a unit of the task's budget.
 func (f *WriteFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
-	if !cx.Proceed() {
-		return struct{}{}, false, nil
-	}
-	_, ok, _ := f.poll(cx)
-	if !ok {
-		cx.WaitingOn(f.rw, smol.WaitLock)
-	}
-	return struct{}{}, ok, nil
+	return acquire(cx, f.rw, f)
 }
 
-func (f *WriteFuture) poll(cx *smol.Context) (struct{}, bool, error) {
+func (f *WriteFuture) try(cx *smol.Context) bool {
 	rw := f.rw
 	if !f.locked {
 		// Phase one: get to the front of the writers' line.
@@ -264,12 +250,12 @@ func (f *WriteFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 			f.lock.Reset(&rw.writers)
 			f.started = true
 		}
-		if _, ok, _ := f.lock.Poll(cx); !ok {
-			return struct{}{}, false, nil
+		if !f.lock.try(cx) {
+			return false
 		}
 		// Shut the door on new readers. If none is inside, the lock is ours.
 		if rw.state.Or(rwWriter) == 0 {
-			return struct{}{}, true, nil
+			return true
 		}
 		f.locked = true
 	}
@@ -277,20 +263,20 @@ func (f *WriteFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		if f.l.Listening() {
 			if _, ok, _ := f.l.Poll(cx); !ok {
-				return struct{}{}, false, nil
+				return false
 			}
 		}
 		if rw.state.Load() == rwWriter {
 			f.locked = false
-			return struct{}{}, true, nil
+			return true
 		}
 		f.l.ListenToWith(&rw.noReaders, cx.Waker())
 		if rw.state.Load() == rwWriter {
 			f.l.Discard()
 			f.locked = false
-			return struct{}{}, true, nil
+			return true
 		}
-		return struct{}{}, false, nil
+		return false
 	}
 }
 

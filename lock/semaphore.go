@@ -176,17 +176,10 @@ func (f *AcquireFuture) Reset(s *Semaphore, n int64) {
 // and otherwise joins (or stays in) the line. Each poll spends a unit of
 // the task's budget.
 func (f *AcquireFuture) Poll(cx *smol.Context) (struct{}, bool, error) {
-	if !cx.Proceed() {
-		return struct{}{}, false, nil
-	}
-	_, ok, _ := f.poll(cx)
-	if !ok {
-		cx.WaitingOn(f.s, smol.WaitLock)
-	}
-	return struct{}{}, ok, nil
+	return acquire(cx, f.s, f)
 }
 
-func (f *AcquireFuture) poll(cx *smol.Context) (struct{}, bool, error) {
+func (f *AcquireFuture) try(cx *smol.Context) bool {
 	s, w := f.s, &f.w
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,13 +187,13 @@ func (f *AcquireFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 	case w.granted:
 		// Release handed us the permits.
 		w.granted = false
-		return struct{}{}, true, nil
+		return true
 	case w.queued:
 		w.waker = cx.Waker()
-		return struct{}{}, false, nil
+		return false
 	case s.head == nil && s.avail >= w.n:
 		s.avail -= w.n
-		return struct{}{}, true, nil
+		return true
 	}
 	// Join the back of the line.
 	w.waker, w.queued = cx.Waker(), true
@@ -211,7 +204,7 @@ func (f *AcquireFuture) poll(cx *smol.Context) (struct{}, bool, error) {
 		s.tail.next = w
 	}
 	s.tail = w
-	return struct{}{}, false, nil
+	return false
 }
 
 // Discard gives up the acquire operation if it is not complete: f leaves
