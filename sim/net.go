@@ -235,25 +235,47 @@ func checkNetwork(op, network, want string) error {
 // Listen listens for stream connections on address (":80", or the host's
 // own name or address with a port; port 0 picks one), on network "tcp".
 func (h *Host) Listen(network, address string) (*Listener, error) {
-	if err := checkNetwork("listen", network, "tcp"); err != nil {
-		return nil, err
-	}
-	ap, target, err := h.resolve("listen", network, address)
+	ap, err := h.bind(network, "tcp", address, func(p uint16) bool { return h.listeners[p] != nil })
 	if err != nil {
 		return nil, err
-	}
-	if target != h {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: syscall.EADDRNOTAVAIL}
-	}
-	if ap.Port() == 0 {
-		ap = netip.AddrPortFrom(h.addr, h.port())
-	}
-	if h.listeners[ap.Port()] != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: syscall.EADDRINUSE}
 	}
 	l := &Listener{h: h, addr: ap}
 	h.listeners[ap.Port()] = l
 	return l, nil
+}
+
+// bind checks network and resolves address to a port of h for a listener
+// or a datagram socket: a free ephemeral one for port 0, an error if the
+// address is another host's or inUse says the port is taken.
+func (h *Host) bind(network, want, address string, inUse func(uint16) bool) (netip.AddrPort, error) {
+	if err := checkNetwork("listen", network, want); err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap, target, err := h.resolve("listen", network, address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	fail := func(errno syscall.Errno) (netip.AddrPort, error) {
+		return netip.AddrPort{}, &net.OpError{Op: "listen", Net: network, Addr: addr(network, ap), Err: os.NewSyscallError("bind", errno)}
+	}
+	if target != h {
+		return fail(syscall.EADDRNOTAVAIL)
+	}
+	if ap.Port() == 0 {
+		ap = netip.AddrPortFrom(h.addr, h.port())
+	}
+	if inUse(ap.Port()) {
+		return fail(syscall.EADDRINUSE)
+	}
+	return ap, nil
+}
+
+// addr is ap as the net.Addr of network.
+func addr(network string, ap netip.AddrPort) net.Addr {
+	if network == "udp" {
+		return net.UDPAddrFromAddrPort(ap)
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 // Listener accepts simulated stream connections; it has the poll and
@@ -599,21 +621,9 @@ const datagrams = 256
 // ListenPacket opens a datagram socket on address (":53", port 0 picks
 // one), on network "udp".
 func (h *Host) ListenPacket(network, address string) (*PacketConn, error) {
-	if err := checkNetwork("listen", network, "udp"); err != nil {
-		return nil, err
-	}
-	ap, target, err := h.resolve("listen", network, address)
+	ap, err := h.bind(network, "udp", address, func(p uint16) bool { return h.packets[p] != nil })
 	if err != nil {
 		return nil, err
-	}
-	if target != h {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: syscall.EADDRNOTAVAIL}
-	}
-	if ap.Port() == 0 {
-		ap = netip.AddrPortFrom(h.addr, h.port())
-	}
-	if h.packets[ap.Port()] != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: syscall.EADDRINUSE}
 	}
 	pc := &PacketConn{h: h, addr: ap}
 	h.packets[ap.Port()] = pc
