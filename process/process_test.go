@@ -454,4 +454,3 @@ func TestPidfdUsed(t *testing.T) {
 		t.Fatal("pidfd despite UsePidfd(false)")
 	}
 }
-
