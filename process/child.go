@@ -24,10 +24,11 @@ type Child struct {
 	p           *proc
 	killOnClose bool
 
-	mu     sync.Mutex // guards the pumps and closed
-	in     *inPump    // stdin copied from an io.Reader, or nil
-	out    []*outPump // stdout and stderr copied to io.Writers
-	closed bool
+	mu      sync.Mutex // guards the pumps and closed
+	in      *inPump    // stdin copied from an io.Reader, or nil
+	out     []*outPump // stdout and stderr copied to io.Writers
+	closed  bool
+	cleanup runtime.Cleanup // closes a Child dropped without Close
 }
 
 // orphanArg is what the cleanup of a dropped Child needs; it must not
@@ -104,6 +105,7 @@ func (c *Child) Close() error {
 		return os.ErrClosed
 	}
 	c.closed = true
+	c.cleanup.Stop()
 	if c.in != nil && !c.in.done {
 		c.in.finish(nil)
 	}

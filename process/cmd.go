@@ -267,7 +267,7 @@ func (c *Cmd) Spawn() (child *Child, err error) {
 		}
 	}
 	child = &Child{p: newProc(pid, c.Path, pfd), killOnClose: c.KillOnClose}
-	runtime.AddCleanup(child, orphan, orphanArg{child.p, c.KillOnClose})
+	child.cleanup = runtime.AddCleanup(child, orphan, orphanArg{child.p, c.KillOnClose})
 
 	// Our ends of the pipes.
 	for i, s := range stdio {
@@ -326,6 +326,7 @@ type cmdStatusFuture struct {
 	status *StatusFuture
 }
 
+// Poll waits for the child, then closes it.
 func (f *cmdStatusFuture) Poll(cx *smol.Context) (ExitStatus, bool, error) {
 	st, ok, err := f.status.Poll(cx)
 	if ok {
@@ -399,6 +400,7 @@ func (f *outputFuture) start(c *Cmd) smol.Future[[]byte] {
 	return f
 }
 
+// Poll waits for the child and its output, then closes it.
 func (f *outputFuture) Poll(cx *smol.Context) ([]byte, bool, error) {
 	st, ok, err := f.status.Poll(cx)
 	if !ok {

@@ -195,6 +195,7 @@ type reaper struct {
 	waits []*sigchldWait
 }
 
+// Poll takes new orphans and polls every orphan's exit.
 func (r *reaper) Poll(cx *smol.Context) (struct{}, bool, error) {
 	for {
 		// Take the orphans handed over since the last poll; if there are
