@@ -257,14 +257,7 @@ func (c *Cmd) Spawn() (child *Child, err error) {
 		}
 	}
 	if pfd == nil {
-		if err := chldAcquire(); err != nil {
-			// Cannot happen (SIGCHLD is always valid); the child must
-			// not be left unreaped all the same.
-			syscall.Kill(pid, syscall.SIGKILL)
-			var ws syscall.WaitStatus
-			syscall.Wait4(pid, &ws, 0, nil)
-			return nil, err
-		}
+		chldAcquire()
 	}
 	child = &Child{p: newProc(pid, c.Path, pfd), killOnClose: c.KillOnClose}
 	child.cleanup = runtime.AddCleanup(child, orphan, orphanArg{child.p, c.KillOnClose})

@@ -62,10 +62,11 @@
 // pidfd_send_signal. Waiting costs no goroutine and no signal handler.
 //
 // Where there is no pidfd (older kernels, macOS, the BSDs), exits are
-// learnt from SIGCHLD through package signal: one stream for the process,
-// open while such children are unreaped (package signal runs one goroutine
-// for its streams). After each SIGCHLD every waiting task tries wait4 on
-// its own child, so n waiting children cost n wait4 calls per SIGCHLD.
+// learnt from SIGCHLD, through os/signal: one goroutine for the process,
+// running while such children are unreaped, receives it and wakes every
+// waiting task, which tries wait4 on its own child; so n waiting children
+// cost n wait4 calls per SIGCHLD. (The broadcast is not left to a waiting
+// task, whose executor might not be running.)
 //
 // Every child is reaped. Status reaps it; a Child closed, or dropped and
 // garbage collected, before it was reaped goes to the package's reaper: one

@@ -454,3 +454,45 @@ func TestPidfdUsed(t *testing.T) {
 		t.Fatal("pidfd despite UsePidfd(false)")
 	}
 }
+
+// Waiting for children and reading their pipes costs no goroutine per
+// child: 50 children waited on and read from by 100 tasks on one
+// LocalExecutor add at most the package's fixed goroutines (package
+// signal's dispatcher in the SIGCHLD mode).
+func TestNoGoroutinePerChild(t *testing.T) {
+	modes(t, func(t *testing.T) {
+		ex := smol.NewLocalExecutor()
+		defer ex.Close()
+		before := runtime.NumGoroutine()
+		var children []*process.Child
+		for i := 0; i < 50; i++ {
+			c := process.Command("sleep", "100")
+			c.Stdout = process.Piped()
+			c.KillOnClose = true
+			child := spawn(t, c)
+			children = append(children, child)
+			smol.SpawnOn(ex, child.Status()).Detach()
+			smol.SpawnOn(ex, child.Stdout.ReadAll()).Detach()
+		}
+		for ex.TryTick() {
+		}
+		if n := len(ex.Tasks()); n != 100 {
+			t.Fatalf("%d tasks waiting, want 100", n)
+		}
+		after := runtime.NumGoroutine()
+		t.Logf("goroutines: %d before, %d with 50 children waited on", before, after)
+		if after-before > 2 {
+			t.Fatalf("goroutines grew from %d to %d", before, after)
+		}
+		t0 := time.Now()
+		for _, c := range children {
+			c.Kill()
+		}
+		for _, c := range children {
+			if st, err := await[process.ExitStatus](t, c.Status()); err != nil || st.Signal() != syscall.SIGKILL {
+				t.Fatalf("status %v, %v", st, err)
+			}
+		}
+		t.Log("reaped in", time.Since(t0))
+	})
+}

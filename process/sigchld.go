@@ -1,71 +1,83 @@
 package process
 
 import (
+	"os"
+	ossignal "os/signal"
 	"sync"
 	"syscall"
 
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/event"
-	"github.com/smolgo/smol/signal"
 )
 
 // Without a pidfd (Linux before 5.3, macOS, the BSDs), exits are learnt
-// from SIGCHLD, through package signal: one stream for the process, open
-// while any child without a pidfd is unreaped. SIGCHLD says that some
-// child changed state, not which, and the kernel merges SIGCHLDs that
-// arrive close together; so every waiter tries wait4(pid, WNOHANG) on its
-// own child after each one.
+// from SIGCHLD. SIGCHLD says that some child changed state, not which, and
+// the kernel merges SIGCHLDs that arrive close together; so each one is a
+// broadcast: every waiter tries wait4(pid, WNOHANG) on its own child again.
 //
-// Every waiter listens both to the stream and to a broadcast event. The
-// stream gives each SIGCHLD to one waiter; that waiter notifies the event,
-// and every waiter tries wait4 again. No exit is missed: a waiter
-// registers with the event before its wait4, the SIGCHLD of an exit that
-// wait4 did not see is sent after that wait4, and whoever takes it from
-// the stream notifies the event after taking it. The cost: each SIGCHLD
-// costs a wait4 per waiting child.
+// The broadcast is made by one goroutine for the process, running while
+// any child without a pidfd is unreaped: it receives SIGCHLD from
+// os/signal and notifies an event that every waiter listens to. It must
+// not be left to a waiting task: a task whose executor is busy or not
+// being driven would hold up every other waiter. No exit is missed: a
+// waiter listens before its wait4, the SIGCHLD of an exit that wait4 did
+// not see arrives after that wait4, and the goroutine notifies after it
+// received the signal. Merged or dropped SIGCHLDs lose nothing, since one
+// notification makes every waiter look. The cost: each SIGCHLD costs a
+// wait4 per waiting child.
 var chld struct {
 	mu    sync.Mutex
-	users int // unreaped children without a pidfd
-	sigs  *signal.Signals
-	ev    event.Event // notified after each SIGCHLD taken from sigs
+	users int            // unreaped children without a pidfd
+	ch    chan os.Signal // os/signal sends SIGCHLD here
+	done  chan struct{}  // closed to stop the goroutine
+	ev    event.Event    // notified after each SIGCHLD
 }
 
-// chldAcquire opens the SIGCHLD stream for a child about to be spawned
+// chldAcquire makes sure the goroutine runs, for a child just spawned
 // without a pidfd.
-func chldAcquire() error {
+func chldAcquire() {
 	chld.mu.Lock()
 	defer chld.mu.Unlock()
 	if chld.users == 0 {
-		s, err := signal.Notify(syscall.SIGCHLD)
-		if err != nil {
-			return err
-		}
-		chld.sigs = s
+		ch, done := make(chan os.Signal, 1), make(chan struct{})
+		chld.ch, chld.done = ch, done
+		ossignal.Notify(ch, syscall.SIGCHLD)
+		go broadcastSIGCHLD(ch, done)
 	}
 	chld.users++
-	return nil
 }
 
-// chldRelease closes the stream with the last child that needed it.
+// chldRelease stops the goroutine with the last child that needed it.
 func chldRelease() {
 	chld.mu.Lock()
 	defer chld.mu.Unlock()
 	chld.users--
 	if chld.users == 0 {
-		chld.sigs.Close()
-		chld.sigs = nil
+		ossignal.Stop(chld.ch)
+		close(chld.done)
+		chld.ch, chld.done = nil, nil
 	}
 }
 
-// sigchldWait is one waiter's registrations: with the broadcast event and
-// with the SIGCHLD stream.
+func broadcastSIGCHLD(ch <-chan os.Signal, done <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+			chld.ev.Notify(event.All)
+		case <-done:
+			return
+		}
+	}
+}
+
+// sigchldWait is one waiter's registration with the broadcast.
 type sigchldWait struct {
-	l    event.Listener
-	recv *signal.RecvFuture
+	l event.Listener
 }
 
 func (w *sigchldWait) poll(cx *smol.Context, p *proc) (ExitStatus, bool, error) {
 	for {
+		// Listen, then look (see above), then wait.
 		if !w.l.Listening() {
 			w.l.ListenTo(&chld.ev)
 		}
@@ -74,41 +86,17 @@ func (w *sigchldWait) poll(cx *smol.Context, p *proc) (ExitStatus, bool, error) 
 			st, _, err := p.result()
 			return st, true, err
 		}
-		if w.recv == nil {
-			chld.mu.Lock()
-			s := chld.sigs
-			chld.mu.Unlock()
-			if s == nil {
-				continue // p was reaped meanwhile, by another waiter
-			}
-			w.recv = s.Recv()
-		}
-		if _, ok, err := w.recv.Poll(cx); ok {
-			w.recv = nil
-			if err == nil {
-				chld.ev.Notify(event.All)
-			}
-			continue
-		}
 		if _, ok, _ := w.l.Poll(cx); ok {
-			continue // a SIGCHLD was taken by another waiter
+			continue // a SIGCHLD came: look again
 		}
 		cx.WaitingOn(p, smol.WaitOther)
 		return ExitStatus{}, false, nil
 	}
 }
 
-// discard gives up the registrations: a SIGCHLD wake the receive had
-// taken passes to another waiter. A nil w does nothing.
+// discard gives up the registration. A nil w does nothing.
 func (w *sigchldWait) discard() {
-	if w == nil {
-		return
-	}
-	if w.l.Listening() {
+	if w != nil && w.l.Listening() {
 		w.l.Discard()
-	}
-	if w.recv != nil {
-		w.recv.Discard()
-		w.recv = nil
 	}
 }
