@@ -149,8 +149,8 @@ var streamNames = [3]string{"stdin", "stdout", "stderr"}
 
 // Spawn starts the command and returns its Child. It forks and execs on
 // the calling goroutine, as os/exec's Start and Rust's async-process do:
-// syscall.ForkExec returns once the child has called exec (a few hundred
-// microseconds; see the package documentation), which a task may afford.
+// syscall.ForkExec returns once the child has called exec (see Costs in the
+// package documentation for what that takes).
 //
 // It fails with Cmd.Err if the program was not found; with an
 // *os.PathError whose Op is "chdir" if Dir cannot be used, or "fork/exec"
