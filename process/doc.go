@@ -89,6 +89,8 @@
 // a stream given as a reader or writer uses a 32 KiB buffer, allocated
 // while the copy runs. No goroutine runs per child or per pipe: 50
 // children, each with a task awaiting its Status and one reading its
-// stdout, add no goroutine with pidfds and one (the SIGCHLD broadcast)
-// without (go test -run NoGoroutinePerChild -v ./process).
+// stdout, add one goroutine in all, with or without pidfds (the runtime's
+// reactor fallback, which polls the descriptors while no executor is
+// driven, or the SIGCHLD broadcast; go test -run NoGoroutinePerChild -v
+// ./process logs the counts).
 package process
