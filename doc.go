@@ -55,7 +55,9 @@
 // [Discarder] for the rule and the one-line way to follow it.
 //
 // Futures do nothing until polled: "mu.Acquire()" or "tx.Send(v)" as a
-// statement, with the future thrown away, does nothing at all. The lock
+// statement, with the future thrown away, does nothing at all. (A few start
+// their work when they are made, because it runs elsewhere: the blocking
+// pool's, and package fs's; throwing those away loses their error.) The lock
 // package names its futures so that the sync.Mutex habit ("mu.Lock();
 // defer mu.Unlock()") does not compile, and the smolvet analyzer (module
 // github.com/smolgo/smol/smolvet) reports any future that is created and

@@ -1,8 +1,10 @@
 // Package futureresult defines an analyzer that reports smol futures that
 // are created and dropped without being awaited.
 //
-// A smol future does nothing until it is polled, so a call that returns one
-// and is used as a statement does nothing at all:
+// Most smol futures do nothing until they are polled, so a call that
+// returns one and is used as a statement does nothing at all; the few that
+// start their work at once (the blocking pool's, package fs's) lose their
+// error that way:
 //
 //	mu.Acquire()        // locks nothing
 //	tx.Send(v)          // sends nothing
@@ -72,7 +74,7 @@ func run(pass *analysis.Pass) (any, error) {
 			pass.ReportRangef(call, "%scall returns a *smol.Task that is dropped: a panic in the task is lost with it; await it or call Detach", how)
 			return
 		}
-		pass.ReportRangef(call, "%scall returns a smol future (%s) that is never awaited, so it does nothing; await it, or assign it to _ if that is meant", how, types.TypeString(t, func(p *types.Package) string { return p.Name() }))
+		pass.ReportRangef(call, "%scall returns a smol future (%s) that is never awaited: a lazy future does nothing at all, and an eager one's error is lost; await it, or assign it to _ if that is meant", how, types.TypeString(t, func(p *types.Package) string { return p.Name() }))
 	})
 	return nil, nil
 }
