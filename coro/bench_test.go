@@ -1,6 +1,7 @@
 package coro_test
 
 import (
+	"iter"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -220,4 +221,21 @@ func BenchmarkParkedMemory(b *testing.B) {
 			}, func() { close(stop); wg.Wait() })
 		}
 	})
+}
+
+// BenchmarkIterPullSwitch is the floor under a coroutine's suspension: one
+// resume and one suspend of a bare iter.Pull iterator, with nothing else.
+func BenchmarkIterPullSwitch(b *testing.B) {
+	next, stop := iter.Pull(func(yield func(int) bool) {
+		for i := 0; ; i++ {
+			if !yield(i) {
+				return
+			}
+		}
+	})
+	defer stop()
+	b.ReportAllocs()
+	for range b.N {
+		next()
+	}
 }
