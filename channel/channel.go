@@ -450,6 +450,11 @@ func wait(ctx context.Context, ev *event.Event, op func() status) status {
 			return wouldBlock // l is unregistered on this error
 		}
 		if st = op(); st != wouldBlock {
+			if st == isClosed {
+				// The wake was for a value or a slot that this caller
+				// cannot use, its handle being closed: pass it on.
+				ev.NotifyAdditional(1)
+			}
 			return st
 		}
 	}
@@ -485,11 +490,13 @@ func (f *SendFuture[T]) Poll(cx *smol.Context) (struct{}, bool, error) {
 	// Waiting: go on only once notified, which consumes the notification.
 	// A value may have been taken meanwhile, but then a notification for
 	// the space it freed is on its way to some sender.
+	woken := false
 	if f.l.Listening() {
 		if _, ok, _ := f.l.Poll(cx); !ok {
 			cx.WaitingOn(f.s.c, smol.WaitSend)
 			return struct{}{}, false, nil
 		}
+		woken = true
 	}
 	st := f.s.trySend(f.v)
 	if st == wouldBlock {
@@ -505,6 +512,11 @@ func (f *SendFuture[T]) Poll(cx *smol.Context) (struct{}, bool, error) {
 		f.l.Discard()
 	}
 	if st == isClosed {
+		if woken {
+			// The wake was for a slot this send cannot use (its handle,
+			// not the channel, may be what is closed): pass it on.
+			f.s.c.sendOps.NotifyAdditional(1)
+		}
 		return struct{}{}, true, &SendError[T]{Value: f.v}
 	}
 	var zero T
@@ -548,11 +560,13 @@ func (f *RecvFuture[T]) Poll(cx *smol.Context) (T, bool, error) {
 	// Waiting: go on only once notified, which consumes the notification.
 	// A value queued meanwhile has its own notification on its way to some
 	// receiver.
+	woken := false
 	if f.l.Listening() {
 		if _, ok, _ := f.l.Poll(cx); !ok {
 			cx.WaitingOn(f.r.c, smol.WaitRecv)
 			return zero, false, nil
 		}
+		woken = true
 	}
 	v, st := f.r.tryRecv()
 	if st == wouldBlock {
@@ -568,6 +582,11 @@ func (f *RecvFuture[T]) Poll(cx *smol.Context) (T, bool, error) {
 		f.l.Discard()
 	}
 	if st == isClosed {
+		if woken {
+			// The wake was for a value this receive cannot take (its
+			// handle, not the channel, may be what is closed): pass it on.
+			f.r.c.recvOps.NotifyAdditional(1)
+		}
 		return zero, true, ErrClosed
 	}
 	return v, true, nil

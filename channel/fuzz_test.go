@@ -31,16 +31,6 @@ func (in *fuzzInput) intn(n int) int { return int(in.byte()) % n }
 // input: SMOL_FUZZ_TRACE=1 go test -run FuzzX/input -v.
 var fuzzTrace = os.Getenv("SMOL_FUZZ_TRACE") != ""
 
-// skipClosedHandleWake keeps FuzzChannel from polling a woken receive
-// (skipClosedHandleWake[0]) or send ([1]) future whose handle was closed
-// while the channel stays open. Such a future fails with ErrClosed (or a
-// SendError) and takes its wake with it: another receiver (sender) that
-// waits is not woken, and a value (free slot) stays stranded.
-// TestClosedHandleRecvStrandsValue and TestClosedHandleSendStrandsSpace
-// show it; set these to false once that is fixed, so that the target
-// covers the case again.
-var skipClosedHandleWake = [2]bool{true, true}
-
 // The state of a send or receive future in the model of FuzzChannel.
 type futState int
 
@@ -189,8 +179,7 @@ func FuzzChannel(f *testing.F) {
 	// CloseChannel from a sender, drain.
 	f.Add([]byte{3, 3, 0, 0, 5, 0, 15, 1, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 4, 1, 15, 0, 1, 0, 4, 1, 5, 0, 4, 1, 13, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0})
 	// Capacity 1: a receive woken for a value through a handle then closed
-	// (its poll is skipped while skipClosedHandleWake[0] is set) is
-	// discarded and passes the wake to the receive on the clone.
+	// fails and passes the wake to the receive on the clone.
 	f.Add([]byte{1, 9, 0, 3, 0, 0, 3, 1, 1, 5, 0, 5, 1, 0, 0, 11, 0, 5, 0, 7, 0, 5, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &fuzzInput{data}
@@ -287,9 +276,6 @@ func FuzzChannel(f *testing.F) {
 				if s == nil || s.st == fDone || s.st == fDiscarded {
 					continue // a future is not polled after it was ready or discarded
 				}
-				if skipClosedHandleWake[1] && s.st == fPending && s.woken() && m.txClosed[s.h] && !m.closed {
-					continue
-				}
 				desc = fmt.Sprintf("poll of send slot %d (value %d, sender %d, %v, woken %v)", slot, s.v, s.h, s.st, s.woken())
 				waiting := s.st == fPending && !s.woken()
 				_, ok, err := s.send.Poll(cx(&s.w))
@@ -316,9 +302,6 @@ func FuzzChannel(f *testing.F) {
 				slot := in.intn(4)
 				s := recvs[slot]
 				if s == nil || s.st == fDone || s.st == fDiscarded {
-					continue
-				}
-				if skipClosedHandleWake[0] && s.st == fPending && s.woken() && m.rxClosed[s.h] && !m.closed {
 					continue
 				}
 				desc = fmt.Sprintf("poll of receive slot %d (receiver %d, %v, woken %v)", slot, s.h, s.st, s.woken())
