@@ -161,6 +161,37 @@ func (c *conn) closeSocket() {
 // or must close.
 var errWake = errors.New("wake")
 
+// coIO is the coroutine's read and write, as futures it reuses: each
+// notes the task's waker (for pushes and the drain), and gives up when the
+// session is killed, so a write blocked on a subscriber that does not read
+// ends when the subscriber is disconnected.
+type coIO struct {
+	c     *conn
+	r     coro.Reader
+	w     coro.Writer
+	p     []byte
+	write bool
+}
+
+func (f *coIO) Poll(cx *smol.Context) (int, bool, error) {
+	c := f.c
+	c.waker = cx.Waker()
+	if c.sess.Killed() {
+		return 0, true, errClosed
+	}
+	if f.write {
+		return f.w.PollWrite(cx, f.p)
+	}
+	if len(c.sess.Output()) > 0 {
+		return 0, true, errWake // a publisher pushed output
+	}
+	n, ok, err := f.r.PollRead(cx, f.p)
+	if !ok && c.s.draining && c.sess.Idle() && cx.Proceed() {
+		return 0, true, errClosed
+	}
+	return n, ok, err
+}
+
 // runCoro is the connection as a coroutine task: the same loop as Poll,
 // written straight, with the connection's own read buffer and its output
 // kept in the session.
@@ -175,24 +206,16 @@ func (c *conn) runCoro(co *coro.Co) (struct{}, error) {
 		}
 		w, r = c.tls, c.tls
 	}
-	buf := make([]byte, 16<<10)
-	read := smol.PollFn(func(cx *smol.Context) (int, bool, error) {
-		c.waker = cx.Waker()
-		if len(c.sess.Output()) > 0 || c.sess.Killed() {
-			return 0, true, errWake // a publisher pushed output
-		}
-		n, ok, err := r.PollRead(cx, buf)
-		if !ok && s.draining && c.sess.Idle() && cx.Proceed() {
-			return 0, true, errClosed
-		}
-		return n, ok, err
-	})
+	rd := &coIO{c: c, r: r, p: make([]byte, 16<<10)}
+	wr := &coIO{c: c, w: w, write: true}
 	for {
 		if c.sess.Killed() {
 			return struct{}{}, nil
 		}
 		if out := c.sess.Output(); len(out) > 0 {
-			n, err := co.WriteAll(w, out)
+			wr.p = out
+			n, err := coro.Await[int](co, wr)
+			wr.p = nil
 			if err != nil {
 				return struct{}{}, nil
 			}
@@ -214,13 +237,13 @@ func (c *conn) runCoro(co *coro.Co) (struct{}, error) {
 			c.sess.Process()
 			continue
 		}
-		n, err := coro.Await(co, read)
+		n, err := coro.Await[int](co, rd)
 		if err == errWake {
 			continue
 		}
 		if err != nil || n == 0 {
 			return struct{}{}, nil
 		}
-		c.sess.Feed(buf[:n])
+		c.sess.Feed(rd.p[:n])
 	}
 }
