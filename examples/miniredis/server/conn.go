@@ -107,11 +107,12 @@ func (c *conn) Poll(cx *smol.Context) (struct{}, bool, error) {
 			n, ok, err = c.raw.PollRead(cx, buf)
 		}
 		if !ok {
-			// Draining: a connection with nothing in progress closes. A
-			// read that is pending only because the task's budget ran out
-			// says nothing about the socket; Proceed tells (it fails, and
-			// wakes the task, once the budget is spent).
-			if s.draining && c.sess.Idle() && cx.Proceed() {
+			// Draining: a connection with nothing in progress closes (see
+			// drainer for why only once closeIdle is set). A read that is
+			// pending only because the task's budget ran out says nothing
+			// about the socket; Proceed tells (it fails, and wakes the
+			// task, once the budget is spent).
+			if s.closeIdle && c.sess.Idle() && cx.Proceed() {
 				return c.finish()
 			}
 			return c.pending()
@@ -186,7 +187,7 @@ func (f *coIO) Poll(cx *smol.Context) (int, bool, error) {
 		return 0, true, errWake // a publisher pushed output
 	}
 	n, ok, err := f.r.PollRead(cx, f.p)
-	if !ok && c.s.draining && c.sess.Idle() && cx.Proceed() {
+	if !ok && c.s.closeIdle && c.sess.Idle() && cx.Proceed() {
 		return 0, true, errClosed
 	}
 	return n, ok, err

@@ -100,16 +100,17 @@ type Server struct {
 	db   *core.DB
 
 	// Owned by the executor's goroutine:
-	ln       *smolnet.TCPListener
-	conns    conn // sentinel of the list of live connections
-	rbuf     []byte
-	wbuf     []byte
-	tlsbuf   *smoltls.Scratch
-	draining bool
-	drainer  smol.Waker // woken when the last connection goes while draining
-	done     bool
-	doneW    smol.Waker
-	err      error
+	ln        *smolnet.TCPListener
+	conns     conn // sentinel of the list of live connections
+	rbuf      []byte
+	wbuf      []byte
+	tlsbuf    *smoltls.Scratch
+	draining  bool       // Drain began: not accepting
+	closeIdle bool       // connections with nothing in progress close
+	drainer   smol.Waker // woken when the last connection goes while draining
+	done      bool
+	doneW     smol.Waker
+	err       error
 
 	clients atomic.Int64
 	served  atomic.Bool
@@ -236,10 +237,21 @@ func (s *Server) spawn(raw *smolnet.TCPConn) {
 }
 
 // drainer carries out a Drain on the executor.
+//
+// It must not close a connection whose request has reached the server's
+// socket but not been read yet. A connection's PollRead is pending when
+// the reactor has not reported new data since its last short read (see
+// smol.FD.SetStream), which can be the case for data that arrived just
+// before the drain, if the reactor has not been polled since. So the
+// drainer first waits for a reactor fence (see fence): once it passes,
+// every connection's readiness is at least as recent as the drain's start,
+// and a pending read means an empty socket. Only then is closeIdle set and
+// every connection woken to check.
 type drainer struct {
 	s       *Server
 	timeout time.Duration
 	timer   *smol.Timer
+	fence   *fence
 	expired bool
 }
 
@@ -252,11 +264,29 @@ func (d *drainer) Poll(cx *smol.Context) (struct{}, bool, error) {
 		s.draining = true
 		s.ln.Close() // refuse new connections from now on
 		d.timer = smol.After(d.timeout)
-		// Wake every connection: those with nothing in progress close.
 		for c := s.conns.next; c != &s.conns; c = c.next {
 			if c.hs != nil {
 				c.closeSocket() // still in its handshake: no request yet
 			}
+		}
+		var err error
+		if d.fence, err = newFence(); err != nil {
+			s.opts.Logf("miniredis: drain: %v; closing idle connections without a fence", err)
+		}
+	}
+	if !s.closeIdle {
+		if d.fence != nil && s.conns.next != &s.conns {
+			s.drainer = cx.Waker()
+			if _, ok, _ := d.fence.Poll(cx); !ok {
+				return struct{}{}, false, nil
+			}
+		}
+		if d.fence != nil {
+			d.fence.close()
+		}
+		// Wake every connection: those with nothing in progress close.
+		s.closeIdle = true
+		for c := s.conns.next; c != &s.conns; c = c.next {
 			c.Notify()
 		}
 	}
