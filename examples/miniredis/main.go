@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -52,8 +53,17 @@ func main() {
 	drain := flag.Duration("drain", 5*time.Second, "on SIGINT/SIGTERM, how long to let connections finish")
 	maxBulk := flag.Int("max-bulk", 0, "longest bulk string in a request, bytes (0: 64 MiB)")
 	pubsubLimit := flag.Int("pubsub-limit", 0, "unwritten output at which a subscriber is disconnected, bytes (0: 8 MiB)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	flag.Parse()
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatalf("miniredis: %v", err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	lim := core.Limits{MaxBulkLen: *maxBulk, MaxPubSubOutput: *pubsubLimit}
 	var tlsCfg *tls.Config
 	if *useTLS {
@@ -99,7 +109,8 @@ func main() {
 	}()
 	fmt.Printf("miniredis: mode=%s tls=%v addr=%s pid=%d gomaxprocs=%d\n", *mode, *useTLS, bound, os.Getpid(), runtime.GOMAXPROCS(0))
 	if err := serve(); err != nil {
-		log.Fatalf("miniredis: %v", err)
+		log.Printf("miniredis: %v", err)
+		return
 	}
 	log.Printf("miniredis: drained")
 }

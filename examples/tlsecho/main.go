@@ -49,11 +49,12 @@ func main() {
 	useTLS := flag.Bool("tls", true, "speak TLS")
 	certFile := flag.String("cert", "", "certificate file (PEM); empty: self-signed")
 	keyFile := flag.String("key", "", "key file (PEM)")
-	dialN := flag.Int("dial", 0, "client mode: open this many connections to -addr, echo once on each, and hold them idle until killed")
+	dialN := flag.Int("dial", 0, "client mode: open this many connections to -addr, make one exchange on each, and hold them idle until stdin closes")
+	proto := flag.String("proto", "echo", "client mode: the exchange, echo (a line echoed) or redis (PING, +PONG)")
 	flag.Parse()
 
 	if *dialN > 0 {
-		hold(*addr, *dialN, *useTLS)
+		hold(*addr, *dialN, *useTLS, *proto)
 		return
 	}
 	var cfg *tls.Config
@@ -268,13 +269,17 @@ func rss() int64 {
 	return 0
 }
 
-// hold opens n connections to addr, echoes one message on each, prints
-// "READY n", and holds them until the process is killed or stdin closes.
-func hold(addr string, n int, useTLS bool) {
+// hold opens n connections to addr, makes one exchange on each (a line
+// echoed, or PING answered by +PONG), prints "READY n", and holds them
+// until stdin closes.
+func hold(addr string, n int, useTLS bool, proto string) {
 	conns := make([]net.Conn, 0, n)
 	cfg := &tls.Config{InsecureSkipVerify: true} // the servers' certificates are self-signed
-	msg := []byte("hello\n")
-	buf := make([]byte, len(msg))
+	msg, want := []byte("hello\n"), "hello\n"
+	if proto == "redis" {
+		msg, want = []byte("PING\r\n"), "+PONG\r\n"
+	}
+	buf := make([]byte, len(want))
 	for i := range n {
 		var c net.Conn
 		var err error
@@ -295,8 +300,8 @@ func hold(addr string, n int, useTLS bool) {
 		if _, err := c.Write(msg); err != nil {
 			log.Fatalf("connection %d: write: %v", i, err)
 		}
-		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != string(msg) {
-			log.Fatalf("connection %d: echo %q: %v", i, buf, errors.Join(err))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != want {
+			log.Fatalf("connection %d: reply %q: %v", i, buf, errors.Join(err))
 		}
 		conns = append(conns, c)
 	}
