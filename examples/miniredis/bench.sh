@@ -37,6 +37,7 @@ CLIENT_CORE=1
 PORT=26379
 MAX_LOAD=1.5
 MAX_WAIT=1800
+TLS=0
 
 usage() {
 	cat <<'USAGE'
@@ -50,6 +51,8 @@ usage: examples/miniredis/bench.sh [options]
   -n1 N, -n16 N     requests per test at -P 1 and at other -P (default 100000, 1000000)
   -max-load X       wait while the 1-minute load average is above X (default 1.5)
   -max-wait S       give up waiting for the load after S seconds (default 1800)
+  -tls              every server speaks TLS (a self-signed ECDSA certificate made
+                    with openssl), redis-benchmark --tls --insecure
 USAGE
 }
 
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
 	-n16) N16="$2"; shift 2 ;;
 	-max-load) MAX_LOAD="$2"; shift 2 ;;
 	-max-wait) MAX_WAIT="$2"; shift 2 ;;
+	-tls) TLS=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -96,7 +100,21 @@ trap 'rm -rf "$BIN"' EXIT
 echo "== building miniredis"
 (cd "$ROOT" && go build -o "$BIN/miniredis" ./examples/miniredis && go build -o "$BIN/benchreport" ./examples/miniredis/benchreport)
 
+TLSARGS=()
+MRTLS=()
+REDISTLS=()
+if [ "$TLS" = 1 ]; then
+	command -v openssl >/dev/null || { echo "-tls needs openssl (apt-get install -y openssl)" >&2; exit 1; }
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$BIN/key.pem" -out "$BIN/cert.pem" 2>/dev/null
+	TLSARGS=(--tls --insecure)
+	MRTLS=(-tls -cert "$BIN/cert.pem" -key "$BIN/key.pem")
+	REDISTLS=(--port 0 --tls-port "$PORT" --tls-cert-file "$BIN/cert.pem" --tls-key-file "$BIN/key.pem"
+		--tls-ca-cert-file "$BIN/cert.pem" --tls-auth-clients no)
+fi
+
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+[ "$TLS" = 1 ] && STAMP="$STAMP-tls"
 OUT="$HERE/results"
 mkdir -p "$OUT"
 CSV="$OUT/miniredis-$STAMP.csv"
@@ -110,7 +128,8 @@ META="$OUT/miniredis-$STAMP.meta"
 	echo "go: $(go version)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
 	echo "kernel: $(uname -r)"
-	echo "command: examples/miniredis/bench.sh -rounds $ROUNDS -servers \"$SERVERS\" -conns \"$CONNS\" -pipes \"$PIPES\" -tests $TESTS -n1 $N1 -n16 $N16"
+	echo "tls: $([ "$TLS" = 1 ] && echo "yes ($(openssl version))" || echo no)"
+	echo "command: examples/miniredis/bench.sh$([ "$TLS" = 1 ] && echo " -tls") -rounds $ROUNDS -servers \"$SERVERS\" -conns \"$CONNS\" -pipes \"$PIPES\" -tests $TESTS -n1 $N1 -n16 $N16"
 	echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$META"
 echo "round,server,conns,pipeline,test,rps,p50_ms,server_cpu_ns_per_req,load1" > "$CSV"
@@ -122,16 +141,16 @@ SERVER_PID=""
 start_server() { # name
 	case "$1" in
 	smol|coro|net)
-		GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/miniredis" -addr "127.0.0.1:$PORT" -mode "$1" >"$BIN/server.log" 2>&1 &
+		GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/miniredis" -addr "127.0.0.1:$PORT" -mode "$1" "${MRTLS[@]}" >"$BIN/server.log" 2>&1 &
 		;;
 	redis)
 		taskset -c "$SERVER_CORE" redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
-			--daemonize no --maxclients 10000 --dir "$BIN" --logfile "$BIN/server.log" &
+			--daemonize no --maxclients 10000 --dir "$BIN" --logfile "$BIN/server.log" "${REDISTLS[@]}" &
 		;;
 	esac
 	SERVER_PID=$!
 	for _ in $(seq 100); do
-		redis-cli -p "$PORT" ping >/dev/null 2>&1 && return 0
+		redis-cli "${TLSARGS[@]}" -p "$PORT" ping >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	echo "server $1 did not start:" >&2
@@ -185,7 +204,7 @@ for round in $(seq 1 "$ROUNDS"); do
 				start_server "$srv"
 				load=$(cut -d' ' -f1 /proc/loadavg)
 				before=$(cpu_ticks "$SERVER_PID")
-				csv=$(taskset -c "$CLIENT_CORE" redis-benchmark -h 127.0.0.1 -p "$PORT" -t "$TESTS" -n "$n" -c "$c" -P "$p" --csv 2>/dev/null)
+				csv=$(taskset -c "$CLIENT_CORE" redis-benchmark "${TLSARGS[@]}" -h 127.0.0.1 -p "$PORT" -t "$TESTS" -n "$n" -c "$c" -P "$p" --csv 2>/dev/null)
 				after=$(cpu_ticks "$SERVER_PID")
 				stop_server
 				ns=$(awk -v d=$((after - before)) -v t="$TICK" -v r=$((n * ntests)) 'BEGIN { printf "%.0f", d / t * 1e9 / r }')
