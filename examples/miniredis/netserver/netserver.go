@@ -92,6 +92,9 @@ func (s *Server) expire() {
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
+	if s.draining {
+		ln.Close() // Drain came first
+	}
 	s.mu.Unlock()
 	for {
 		nc, err := ln.Accept()
