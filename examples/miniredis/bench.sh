@@ -18,8 +18,9 @@
 #
 # Results: results/miniredis-<stamp>.csv (one line per test and run) and
 # results/miniredis-<stamp>.md (medians over rounds, ratios within rounds),
-# under examples/miniredis. The machine is shared: the script waits until
-# the 1-minute load average is under -max-load before each run.
+# under examples/miniredis. The machine is shared: before each run the
+# script waits until other work keeps the CPUs at most -max-busy percent
+# busy, and records that figure and the load average.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,7 +36,7 @@ N16=1000000 # requests per test at -P 16
 SERVER_CORE=0
 CLIENT_CORE=1
 PORT=26379
-MAX_LOAD=1.5
+MAX_BUSY=20
 MAX_WAIT=1800
 TLS=0
 
@@ -49,7 +50,8 @@ usage: examples/miniredis/bench.sh [options]
   -pipes "a b"      -P values (default "1 16")
   -tests LIST       redis-benchmark -t (default set,get,incr,mset)
   -n1 N, -n16 N     requests per test at -P 1 and at other -P (default 100000, 1000000)
-  -max-load X       wait while the 1-minute load average is above X (default 1.5)
+  -max-busy P       before each run, wait while other work keeps the CPUs more
+                    than P% busy (default 20)
   -max-wait S       give up waiting for the load after S seconds (default 1800)
   -tls              every server speaks TLS (a self-signed ECDSA certificate made
                     with openssl), redis-benchmark --tls --insecure
@@ -66,7 +68,7 @@ while [ $# -gt 0 ]; do
 	-tests) TESTS="$2"; shift 2 ;;
 	-n1) N1="$2"; shift 2 ;;
 	-n16) N16="$2"; shift 2 ;;
-	-max-load) MAX_LOAD="$2"; shift 2 ;;
+	-max-busy) MAX_BUSY="$2"; shift 2 ;;
 	-max-wait) MAX_WAIT="$2"; shift 2 ;;
 	-tls) TLS=1; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -132,7 +134,7 @@ META="$OUT/miniredis-$STAMP.meta"
 	echo "command: examples/miniredis/bench.sh$([ "$TLS" = 1 ] && echo " -tls") -rounds $ROUNDS -servers \"$SERVERS\" -conns \"$CONNS\" -pipes \"$PIPES\" -tests $TESTS -n1 $N1 -n16 $N16"
 	echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$META"
-echo "round,server,conns,pipeline,test,rps,p50_ms,server_cpu_ns_per_req,load1" > "$CSV"
+echo "round,server,conns,pipeline,test,rps,p50_ms,server_cpu_ns_per_req,load1,busy_before" > "$CSV"
 
 # ---------------------------------------------------------------------------
 # Helpers.
@@ -169,17 +171,29 @@ cpu_ticks() { # pid: utime + stime in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+# busy_percent: how busy the machine's CPUs were over the last 2 s, in
+# percent of all of them, while no server of ours runs: other people's
+# work. (The load average would count our own previous run for a minute.)
+busy_percent() {
+	local a b
+	a=$(awk '/^cpu / { printf "%d %d\n", $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+	sleep 2
+	b=$(awk '/^cpu / { printf "%d %d\n", $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat)
+	echo "$a $b" | awk '{ d = $4 - $2; if (d <= 0) d = 1; printf "%d", ($3 - $1) * 100 / d }'
+}
+
 wait_for_quiet() {
-	local waited=0
-	while awk -v max="$MAX_LOAD" '{ exit !($1 > max) }' /proc/loadavg; do
+	local waited=0 busy
+	while busy=$(busy_percent); [ "$busy" -gt "$MAX_BUSY" ]; do
 		if [ "$waited" -ge "$MAX_WAIT" ]; then
-			echo "load average still $(cut -d' ' -f1 /proc/loadavg) after ${MAX_WAIT}s; going on (noted in the CSV)" >&2
-			return
+			echo "   the machine is still ${busy}% busy after ${MAX_WAIT}s; going on (the CSV notes it)" >&2
+			break
 		fi
-		[ $((waited % 60)) -eq 0 ] && echo "   waiting: load average $(cut -d' ' -f1 /proc/loadavg) > $MAX_LOAD" >&2
-		sleep 10
+		[ $((waited % 60)) -eq 0 ] && echo "   waiting: the machine is ${busy}% busy with other work (> ${MAX_BUSY}%)" >&2
+		sleep 8
 		waited=$((waited + 10))
 	done
+	BUSY=$busy
 }
 
 TICK=$(getconf CLK_TCK)
@@ -208,10 +222,10 @@ for round in $(seq 1 "$ROUNDS"); do
 				after=$(cpu_ticks "$SERVER_PID")
 				stop_server
 				ns=$(awk -v d=$((after - before)) -v t="$TICK" -v r=$((n * ntests)) 'BEGIN { printf "%.0f", d / t * 1e9 / r }')
-				echo "$csv" | awk -F'","' -v pre="$round,$srv,$c,$p" -v ns="$ns" -v load="$load" \
+				echo "$csv" | awk -F'","' -v pre="$round,$srv,$c,$p" -v ns="$ns" -v load="$load,$BUSY" \
 					'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); gsub(/"/, "", $5); print pre "," $1 "," $2 "," $5 "," ns "," load }' >> "$CSV"
-				printf "round %d  -c %-4s -P %-2s %-5s  %s (server %s ns/req, load %s)\n" "$round" "$c" "$p" "$srv" \
-					"$(echo "$csv" | awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); printf "%s %.0f  ", $1, $2 }')" "$ns" "$load"
+				printf "round %d  -c %-4s -P %-2s %-5s  %s (server %s ns/req, load %s, busy before %s%%)\n" "$round" "$c" "$p" "$srv" \
+					"$(echo "$csv" | awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); printf "%s %.0f  ", $1, $2 }')" "$ns" "$load" "$BUSY"
 			done
 		done
 	done
