@@ -39,6 +39,11 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
+// Backend names the kernel interface in use: "epoll" or "io_uring" on
+// Linux (chosen by SMOL_BACKEND, see the package documentation), "kqueue"
+// on macOS and the BSDs.
+func (p *Poller) Backend() string { return p.b.name() }
+
 // Add registers fd for read and write readiness, edge-triggered, for the
 // rest of its life (until [Poller.Delete]); events for it carry key. It
 // fails with EEXIST if fd is already registered, with [ErrReservedKey] for

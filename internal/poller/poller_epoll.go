@@ -70,8 +70,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// backend is the epoll state of a Poller.
+// backend is the epoll state of a Poller, or, when ur is set, the
+// io_uring backend's (poller_uring_linux.go), to which every method below
+// hands over at its first line.
 type backend struct {
+	ur *uringBackend
+	// forceEpoll makes init skip the SMOL_BACKEND choice; tests of
+	// epoll's own details set it.
+	forceEpoll bool
+
 	epfd  int
 	wakeR int // eventfd, or the read end of the pipe
 	wakeW int // the same eventfd, or the write end of the pipe
@@ -117,8 +124,19 @@ var eventfdOne = func() (b [8]byte) {
 	return b
 }()
 
-// init creates the epoll fd and the wake-up fd and registers the latter.
+// init creates the epoll fd and the wake-up fd and registers the latter,
+// or sets up the io_uring backend if SMOL_BACKEND chooses it.
 func (b *backend) init() error {
+	if !b.forceEpoll && !b.forcePipe {
+		use, err := chooseURing()
+		if err != nil {
+			return err
+		}
+		if use {
+			b.ur, err = newURingBackend()
+			return err
+		}
+	}
 	b.epfd, b.wakeR, b.wakeW = -1, -1, -1
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -209,6 +227,9 @@ func getKey(ev *unix.EpollEvent) uint64 {
 
 // add registers fd with EPOLL_CTL_ADD.
 func (b *backend) add(fd int, key uint64, m mode, read, write bool) error {
+	if b.ur != nil {
+		return b.ur.add(fd, key, m, read, write)
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
 	if m == modeOneShot {
 		ev.Events = oneShotEvents(read, write)
@@ -232,6 +253,9 @@ func oneShotEvents(read, write bool) uint32 {
 
 // modify re-arms fd with EPOLL_CTL_MOD.
 func (b *backend) modify(fd int, key uint64, read, write bool) error {
+	if b.ur != nil {
+		return b.ur.modify(fd, key, read, write)
+	}
 	ev := unix.EpollEvent{Events: oneShotEvents(read, write)}
 	setKey(&ev, key)
 	return epollCtl(b.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
@@ -240,12 +264,18 @@ func (b *backend) modify(fd int, key uint64, read, write bool) error {
 // del deregisters fd with EPOLL_CTL_DEL. (Kernels before 2.6.9 wanted a
 // non-NULL event pointer; one is passed.)
 func (b *backend) del(fd int) error {
+	if b.ur != nil {
+		return b.ur.del(fd)
+	}
 	var ev unix.EpollEvent
 	return epollCtl(b.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
 }
 
 // wait runs one epoll_pwait or epoll_pwait2 and converts the result.
 func (b *backend) wait(events []Event, timeout time.Duration) (n int, woke bool, err error) {
+	if b.ur != nil {
+		return b.ur.wait(events, timeout)
+	}
 	// Size the kernel buffer like the caller's slice. It only grows, so a
 	// caller that always passes the same slice allocates once.
 	if len(b.raw) < len(events) {
@@ -391,6 +421,9 @@ func (b *backend) drainWake() {
 // wake makes the wake-up fd readable. A full pipe (or a saturated eventfd
 // counter) is already readable, so EAGAIN counts as success.
 func (b *backend) wake() error {
+	if b.ur != nil {
+		return b.ur.wake()
+	}
 	var e unix.Errno
 	if b.wakeR == b.wakeW {
 		e = rawWrite(b.wakeW, eventfdOne[:])
@@ -406,6 +439,9 @@ func (b *backend) wake() error {
 // close closes the wake-up fd(s) and the epoll fd, returning the first
 // error.
 func (b *backend) close() error {
+	if b.ur != nil {
+		return b.ur.close()
+	}
 	var first error
 	closeFd := func(fd *int) {
 		if *fd >= 0 {
@@ -429,4 +465,12 @@ func (b *backend) close() error {
 	}
 	closeFd(&b.epfd)
 	return first
+}
+
+// name is Backend's answer.
+func (b *backend) name() string {
+	if b.ur != nil {
+		return "io_uring"
+	}
+	return "epoll"
 }

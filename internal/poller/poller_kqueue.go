@@ -33,6 +33,7 @@
 package poller
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -40,6 +41,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smolgo/smol/internal/uring"
 )
 
 // maxKqueueTimeout is the longest timeout passed to kevent: macOS rejects
@@ -83,9 +86,16 @@ type backend struct {
 	drainBuf [64]byte
 }
 
-// init creates the kqueue and the wake-up.
+// init creates the kqueue and the wake-up. SMOL_BACKEND=uring, which
+// cannot be honoured here, is an error rather than a silent fallback, and
+// so is a value that does not parse.
 func (b *backend) init() error {
 	b.kq, b.wakeR, b.wakeW = -1, -1, -1
+	if c, err := uring.Chosen(); err != nil {
+		return fmt.Errorf("poller: %w", err)
+	} else if c == uring.URing {
+		return fmt.Errorf("poller: %s=uring, but io_uring is unavailable: %w", uring.EnvBackend, uring.Available())
+	}
 	// kqueue(2) has no close-on-exec flag everywhere; hold ForkLock so that
 	// no fork in another goroutine can inherit the fd before it is set.
 	syscall.ForkLock.RLock()
@@ -347,3 +357,6 @@ func (b *backend) close() error {
 	}
 	return first
 }
+
+// name is Backend's answer.
+func (b *backend) name() string { return "kqueue" }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smolgo/smol/internal/uring"
 )
 
 // newPipePoller returns a poller whose wake-up fd is the pipe fallback.
@@ -72,6 +74,10 @@ func TestNotifyDedupOneWrite(t *testing.T) {
 			} else {
 				p = newTestPoller(t)
 			}
+			var wakes uint64
+			if p.b.ur != nil {
+				wakes = p.b.ur.ring.Stats.Wakes
+			}
 			var wg sync.WaitGroup
 			for g := 0; g < 8; g++ {
 				wg.Add(1)
@@ -83,6 +89,16 @@ func TestNotifyDedupOneWrite(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			if p.b.ur != nil {
+				// io_uring: count the wake-up CQEs that the next Wait
+				// consumes.
+				var buf [4]Event
+				p.Wait(buf[:], 0)
+				if n := p.b.ur.ring.Stats.Wakes - wakes; n != 1 {
+					t.Fatalf("8000 Notify calls made %d wake-ups, want 1", n)
+				}
+				return
+			}
 			if n := pendingWakes(t, p); n != 1 {
 				t.Fatalf("8000 Notify calls made %d writes, want 1", n)
 			}
@@ -120,10 +136,22 @@ func TestPipeFallback(t *testing.T) {
 	}
 }
 
+// newEpollPoller returns an epoll poller whatever SMOL_BACKEND says.
+func newEpollPoller(t testing.TB) *Poller {
+	t.Helper()
+	p := &Poller{}
+	p.b.forceEpoll = true
+	if err := p.b.init(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // TestMillisecondFallbackNeverEarly forces the epoll_wait path, where the
 // timeout is rounded up to whole milliseconds.
 func TestMillisecondFallbackNeverEarly(t *testing.T) {
-	p := newTestPoller(t)
+	p := newEpollPoller(t)
 	p.b.pwait2 = 2
 	for _, d := range []time.Duration{time.Nanosecond, 1500 * time.Microsecond, 2*time.Millisecond + 1} {
 		for counted := 0; counted < 3; {
@@ -140,7 +168,7 @@ func TestMillisecondFallbackNeverEarly(t *testing.T) {
 // TestPwait2Detected checks that this kernel (5.11+) gets the nanosecond
 // path; on an older kernel it logs instead of failing.
 func TestPwait2Detected(t *testing.T) {
-	p := newTestPoller(t)
+	p := newEpollPoller(t)
 	var buf [1]Event
 	p.Wait(buf[:], time.Microsecond)
 	if p.b.pwait2 != 1 {
@@ -149,7 +177,7 @@ func TestPwait2Detected(t *testing.T) {
 }
 
 // TestCloseReleasesFds checks that Close closes the epoll fd and the
-// wake-up fd(s), and nothing else.
+// wake-up fd(s), or the ring and its notifier ring, and nothing else.
 func TestCloseReleasesFds(t *testing.T) {
 	count := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
@@ -162,6 +190,7 @@ func TestCloseReleasesFds(t *testing.T) {
 	for _, pipe := range []bool{false, true} {
 		p := &Poller{}
 		p.b.forcePipe = pipe
+		p.b.forceEpoll = true
 		if err := p.b.init(); err != nil {
 			t.Fatal(err)
 		}
@@ -191,5 +220,34 @@ func TestRegularFileRefused(t *testing.T) {
 	defer f.Close()
 	if err := p.Add(int(f.Fd()), 1); err == nil {
 		t.Fatal("Add of a regular file succeeded")
+	}
+}
+
+// TestCloseReleasesRingFds is TestCloseReleasesFds for io_uring: the ring
+// and the notifier ring (MSG_RING) or the eventfd.
+func TestCloseReleasesRingFds(t *testing.T) {
+	withBackend(t, "uring")
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	before := len(ents)
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ = os.ReadDir("/proc/self/fd")
+	if got := len(ents) - before; got != 2 {
+		t.Errorf("New opened %d fds, want 2", got)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ = os.ReadDir("/proc/self/fd")
+	if len(ents) != before {
+		t.Errorf("%d fds after Close, want %d", len(ents), before)
 	}
 }

@@ -41,3 +41,6 @@ func (p *Poller) Notify() error { return errors.ErrUnsupported }
 
 // Close returns errors.ErrUnsupported on this system.
 func (p *Poller) Close() error { return errors.ErrUnsupported }
+
+// Backend returns "" on this system: there is no backend.
+func (p *Poller) Backend() string { return "" }

@@ -13,7 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs every test once per backend this system offers (epoll and
+// io_uring on Linux, see runBackends), then checks for leaked goroutines.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(backendPasses{m}) }
+
+// backendPasses is a goleak.TestingM whose Run runs the tests on each
+// backend.
+type backendPasses struct{ m *testing.M }
+
+func (b backendPasses) Run() int { return runBackends(b.m) }
 
 // newTestPoller returns a poller that is closed when the test ends.
 func newTestPoller(t testing.TB) *Poller {

@@ -172,3 +172,72 @@ func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
 	}
 	return n, err
 }
+
+// Park waits, without submitting anything, until a completion is ready,
+// Notify is called, or timeout (< 0: no limit, > 0: at most that long)
+// passes; it returns nil for each of those and for a signal. It parks the
+// goroutine in the Go runtime's poller when the ring was made with
+// Options.Park, and otherwise blocks in an io_uring_enter that submits
+// nothing. The caller reaps afterwards.
+//
+// Park is the one method besides Notify that may run while another
+// goroutine uses the ring's owner methods (GetSQE, Submit, Reap, under the
+// caller's own lock): it touches only the completion queue's indexes
+// (atomically) and state that no other method uses, so a caller may
+// release its lock around Park and let other goroutines submit meanwhile.
+// Only one goroutine may be in Park at a time, and it must not run
+// concurrently with SubmitAndWait with a non-zero timeout, which uses the
+// same state, or with Close. It refuses rings made with SingleIssuer or
+// CoopTaskrun, whose completion work runs only in the owner's enters.
+func (r *Ring) Park(timeout time.Duration) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	if r.flags&(setupDeferTaskrun|setupTaskrunFlag) != 0 {
+		return errors.New("uring: Park on a ring with deferred completion work")
+	}
+	if r.cqReady() != 0 || timeout == 0 {
+		return nil
+	}
+	if r.rc == nil {
+		// Block in the kernel with nothing to submit: GETEVENTS and a
+		// minimum of one completion, with the timeout as an extended
+		// argument. ParkEnters, not Enters, counts it: Enters belongs
+		// to the owner's methods, which may be running meanwhile.
+		flags := uint32(enterGetEvents)
+		var arg unsafe.Pointer
+		var argSz uintptr
+		if timeout > 0 {
+			r.waitTS = unix.NsecToTimespec(int64(timeout))
+			r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+			arg, argSz = unsafe.Pointer(&r.waitArg), unsafe.Sizeof(r.waitArg)
+			flags |= enterExtArg
+		}
+		r.Stats.ParkEnters++
+		switch _, e := enterBlocking(r.fd, 0, 1, flags, arg, argSz); e {
+		case 0, unix.EINTR, unix.ETIME:
+			return nil
+		default:
+			return os.NewSyscallError("io_uring_enter", e)
+		}
+	}
+	if timeout > 0 {
+		r.file.SetReadDeadline(time.Now().Add(timeout))
+		r.deadline = true
+	} else if r.deadline {
+		r.file.SetReadDeadline(time.Time{})
+		r.deadline = false
+	}
+	r.Stats.Parks++
+	// As in parkWait: the runtime registered the fd edge-triggered, and
+	// the callback looks at the CQ before the goroutine sleeps, so a
+	// completion posted at any point is not slept through.
+	err := r.rc.Read(r.onReadable)
+	switch {
+	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
+		return nil
+	case r.closed.Load():
+		return ErrClosed
+	}
+	return err
+}

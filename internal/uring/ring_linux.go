@@ -101,6 +101,10 @@ type Stats struct {
 	// Parks counts waits that parked the goroutine in the Go runtime's
 	// poller instead of blocking in io_uring_enter.
 	Parks uint64
+	// ParkEnters counts the blocking enters of Park on a ring without
+	// Options.Park. It is apart from Enters because Park may run while
+	// another goroutine submits.
+	ParkEnters uint64
 	// EINTR counts waits interrupted by a signal (the Go runtime's
 	// preemption signal, mostly).
 	EINTR uint64
