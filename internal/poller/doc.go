@@ -1,14 +1,39 @@
 // Package poller is the operating-system half of the reactor: one small
-// type, [Poller], over epoll on Linux and kqueue on macOS and the BSDs, plus
-// a wake-up file descriptor so that another goroutine can interrupt a
+// type, [Poller], over epoll or io_uring on Linux and kqueue on macOS and
+// the BSDs, plus a wake-up so that another goroutine can interrupt a
 // blocked [Poller.Wait]. It knows nothing about futures, wakers or timers;
 // the reactor in the root package builds those on top of it.
 //
+// # Choosing the backend on Linux
+//
+// New reads SMOL_BACKEND (parsed by internal/uring, EnvBackend) once:
+//
+//	SMOL_BACKEND=epoll    epoll.
+//	SMOL_BACKEND=uring    io_uring (poller_uring_linux.go): readiness from
+//	                      multishot IORING_OP_POLL_ADD requests. If io_uring
+//	                      is unavailable (ENOSYS, EPERM from a seccomp
+//	                      filter, /proc/sys/kernel/io_uring_disabled, a
+//	                      kernel without the opcodes), New fails with the
+//	                      reason; it never falls back silently.
+//	SMOL_BACKEND=auto     or unset: epoll. The io_uring backend measured
+//	                      slower than epoll on echo on this machine (see
+//	                      BENCHMARKS.md, "io_uring backend"), so the
+//	                      automatic choice does not take it; should a
+//	                      future measurement favour it, auto would take it
+//	                      where uring.Available allows and fall back to
+//	                      epoll where not (the rule is in chooseURing).
+//
+// Any other value is an error. On macOS and the BSDs, uring is an error and
+// the other values give kqueue. [Poller.Backend] names the backend in use.
+// Both Linux backends keep the contract below; the package's tests run
+// once per backend.
+//
 // # The contract every backend keeps
 //
-// New creates the kernel queue (epoll_create1(EPOLL_CLOEXEC) or kqueue) and
-// the wake-up fd (an eventfd, a pipe, or kqueue's EVFILT_USER). Every fd the
-// poller owns is close-on-exec.
+// New creates the kernel queue (epoll_create1(EPOLL_CLOEXEC), an io_uring,
+// or kqueue) and the wake-up (an eventfd, a pipe, kqueue's EVFILT_USER, or
+// for io_uring a second small ring that sends IORING_OP_MSG_RING). Every fd
+// the poller owns is close-on-exec.
 //
 // Add(fd, key) registers fd once, for its whole life, for both read and
 // write readiness, edge-triggered (epoll: EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET;
@@ -110,7 +135,10 @@
 //
 // Add and Delete are one or two system calls each; Wait is one system call
 // plus one read of the wake-up fd when it was notified; Notify is one write
-// when the flag was clear and no system call otherwise. Nothing allocates
+// when the flag was clear and no system call otherwise. On io_uring, Add
+// also makes an fstat (to refuse regular files, as epoll does), a Wait with
+// completions ready and nothing to submit makes no system call, and Notify
+// is one io_uring_enter on the notifier ring (see poller_uring_linux.go). Nothing allocates
 // after New except Wait, which allocates its kernel event buffer when it is
 // first called with a larger events slice than before.
 package poller
@@ -128,6 +156,12 @@ import "errors"
 //     EPOLLRDHUP or EPOLLHUP; Err is EPOLLERR. For one-shot registrations
 //     the kernel reports hang-ups and errors even for directions that were
 //     not armed.
+//   - On io_uring, the same from the poll mask in each CQE (POLLIN,
+//     POLLRDHUP, POLLHUP, POLLERR and POLLOUT have epoll's values). A CQE's
+//     mask is the one the wake-up carried (a pipe that got data reports
+//     POLLIN alone), or the fd's whole mask when wake-ups were merged. A
+//     poll that failed (EBADF: the fd was closed before Delete) reports
+//     Readable, Writable and Err once and is not re-armed.
 //   - On kqueue, Readable comes from EVFILT_READ and Writable from
 //     EVFILT_WRITE; EV_EOF on either sets Hangup; EV_EOF with a socket error
 //     in fflags sets Err and both directions.

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Poller is a kernel readiness queue (epoll or kqueue) with a wake-up fd.
+// Poller is a kernel readiness queue (epoll, io_uring or kqueue) with a
+// wake-up.
 // The package documentation states its contract. The zero value is not
 // usable; create one with [New].
 type Poller struct {

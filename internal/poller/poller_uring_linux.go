@@ -141,8 +141,10 @@ type uringBackend struct {
 	seq   uint32
 	rearm []int32 // fds whose multishot poll ended, to re-arm in Wait
 
-	// cqes is Wait's completion buffer (under Poller.waitMu).
-	cqes []uring.CQE
+	// cqes is Wait's completion buffer and batch the number of the
+	// current reap (both under Poller.waitMu and mu).
+	cqes  []uring.CQE
+	batch uint32
 }
 
 // ureg is one fd's registration; seq 0 means none.
@@ -152,6 +154,11 @@ type ureg struct {
 	mask  uint32 // the poll's interest
 	multi bool   // edge-triggered (Add) rather than one-shot
 	armed bool   // a poll request for seq is in flight or prepared
+	// batch and slot say where this fd's event is in the events slice of
+	// the reap in progress, when batch is that reap's number: further
+	// CQEs for the fd in the same reap merge into it (see reap).
+	batch uint32
+	slot  int32
 }
 
 // uringEdgeMask is Add's interest, the twin of EPOLLIN|EPOLLOUT|EPOLLRDHUP.
@@ -378,46 +385,89 @@ func (u *uringBackend) prepRearms() {
 	}
 }
 
-// reap converts ready completions into events; mu is held.
+// maxReap bounds the CQEs one Wait consumes, so that a flood of
+// completions cannot keep it reaping for ever.
+const maxReap = 8192
+
+// reap converts ready completions into events, one event per fd; mu is
+// held.
+//
+// A multishot poll posts a CQE for every wake-up of the fd, and a socket
+// receiving a bulk transfer is woken for nearly every segment, so one busy
+// fd can put thousands of CQEs in the queue between two Waits, where epoll
+// keeps one ready-list entry per fd however often it is woken. Turning
+// each CQE into an event would fill the caller's slice with that one fd
+// and leave the others' CQEs queued behind it (measured: the flood test in
+// internal/echo failed its latency bound). So the CQEs of one fd merge
+// into one event (the flags ORed), and reap keeps reaping while the
+// events slice has room: it reaps at most as many CQEs as there are free
+// slots, so a new fd always finds one.
 func (u *uringBackend) reap(events []Event) int {
-	m := u.ring.Reap(u.cqes[:len(events)])
-	n := 0
-	for i := range u.cqes[:m] {
-		c := &u.cqes[i]
-		fd, seq := int(uint32(c.UserData)), uint32(c.UserData>>32)
-		if seq == 0 || fd >= len(u.regs) || u.regs[fd].seq != seq {
-			continue // internal, or stale: see the state machine above
+	// A fresh reap number; 0 is skipped, since an unused ureg holds it.
+	if u.batch++; u.batch == 0 {
+		u.batch = 1
+	}
+	n, total := 0, 0
+	for n < len(events) && total < maxReap {
+		want := len(events) - n
+		m := u.ring.Reap(u.cqes[:want])
+		total += m
+		for i := range u.cqes[:m] {
+			n = u.convert(&u.cqes[i], events, n)
 		}
-		r := &u.regs[fd]
-		more := c.Flags&uring.CQEFMore != 0
-		if !more {
-			r.armed = false
+		if m < want {
+			break // the queue is empty
 		}
-		if c.Res < 0 {
-			if r.multi && !more && unix.Errno(-c.Res) == unix.ECANCELED {
-				u.rearm = append(u.rearm, int32(fd))
-				continue
-			}
-			// The poll failed; report it so that the caller's next read
-			// or write finds out why.
-			events[n] = Event{Key: r.key, Readable: true, Writable: true, Err: true}
-			n++
-			continue
-		}
+	}
+	return n
+}
+
+// convert applies one CQE: it merges its event into events (which holds
+// n events) and returns the new count; mu is held.
+func (u *uringBackend) convert(c *uring.CQE, events []Event, n int) int {
+	fd, seq := int(uint32(c.UserData)), uint32(c.UserData>>32)
+	if seq == 0 || fd >= len(u.regs) || u.regs[fd].seq != seq {
+		return n // internal, or stale: see the state machine above
+	}
+	r := &u.regs[fd]
+	more := c.Flags&uring.CQEFMore != 0
+	if !more {
+		r.armed = false
+	}
+	var ev Event
+	switch {
+	case c.Res < 0 && r.multi && !more && unix.Errno(-c.Res) == unix.ECANCELED:
+		// Cancelled by the kernel: re-arm, no event.
+		u.rearm = append(u.rearm, int32(fd))
+		return n
+	case c.Res < 0:
+		// The poll failed; report it so that the caller's next read or
+		// write finds out why.
+		ev = Event{Readable: true, Writable: true, Err: true}
+	default:
 		e := uint32(c.Res)
-		events[n] = Event{
-			Key:      r.key,
+		ev = Event{
 			Readable: e&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0,
 			Writable: e&(unix.POLLOUT|unix.POLLHUP|unix.POLLERR) != 0,
 			Hangup:   e&(unix.POLLRDHUP|unix.POLLHUP) != 0,
 			Err:      e&unix.POLLERR != 0,
 		}
-		n++
 		if r.multi && !more {
 			u.rearm = append(u.rearm, int32(fd))
 		}
 	}
-	return n
+	if r.batch == u.batch {
+		e := &events[r.slot]
+		e.Readable = e.Readable || ev.Readable
+		e.Writable = e.Writable || ev.Writable
+		e.Hangup = e.Hangup || ev.Hangup
+		e.Err = e.Err || ev.Err
+		return n
+	}
+	ev.Key = r.key
+	events[n] = ev
+	r.batch, r.slot = u.batch, int32(n)
+	return n + 1
 }
 
 // wake is Notify's system call: the ring's own wake-up.

@@ -9,6 +9,21 @@
 // holding a thread and a P.
 //
 // It knows nothing about futures or tasks; the reactor builds those on top.
+//
+// # Who uses it
+//
+// internal/poller's io_uring backend (poller_uring_linux.go, chosen with
+// SMOL_BACKEND=uring) keeps readiness with multishot poll requests on one
+// Ring made with Options.Park, and waits with Ring.Park, which lets other
+// goroutines submit (Add, Delete) while the waiter is parked. Nothing uses
+// the completion-based operations yet (multishot accept and receive into
+// provided buffer rings, sends): smolnet reads and writes with ordinary
+// system calls on both backends. Registered files and buffers are not
+// used by the poller: a multishot poll is issued once per connection, so
+// the fdget that a fixed file saves is paid once, not per event, and the
+// poller moves no data; where they could pay is said in register_linux.go.
+// The measured result of the poller backend is in BENCHMARKS.md ("io_uring
+// backend").
 // It is built only on Linux; elsewhere the package holds just Available,
 // which says no, and the EnvBackend parsing, so that callers compile
 // everywhere.
@@ -25,7 +40,8 @@
 // # Ownership and threads
 //
 // A Ring has one owner at a time (see Ring). Only Notify is safe from any
-// goroutine. The kernel ties each request to the OS thread that submitted
+// goroutine, and Park from one goroutine while the owner's methods run in
+// another. The kernel ties each request to the OS thread that submitted
 // it: completion work (for a socket, the actual receive once data has
 // arrived) runs as task work on that thread, and a multishot request's on
 // the thread that armed it, for as long as it stays armed. In Go,
