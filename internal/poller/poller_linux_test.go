@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,5 +250,54 @@ func TestCloseReleasesRingFds(t *testing.T) {
 	ents, _ = os.ReadDir("/proc/self/fd")
 	if len(ents) != before {
 		t.Errorf("%d fds after Close, want %d", len(ents), before)
+	}
+}
+
+// TestKickLeavesNoPastDeadline: a Notify that kicks a Wait parked in the Go
+// runtime's poller sets a read deadline in the past on epfd's file. Later
+// Waits must block again: a few may return early, which the contract
+// allows, but never a loop of them. Every round ends with a real kick; odd
+// rounds also begin with a stale one, forced by calling wake with parked
+// set by hand while no Wait runs.
+func TestKickLeavesNoPastDeadline(t *testing.T) {
+	p := newEpollPoller(t)
+	if p.b.rc == nil {
+		t.Fatal("epfd is not pollable by the Go runtime; the kick is not exercised")
+	}
+	events := make([]Event, 8)
+	for round := range 50 {
+		if round%2 == 1 {
+			p.b.parked.Store(true)
+			if err := p.b.wake(); err != nil {
+				t.Fatal(err)
+			}
+			p.b.parked.Store(false)
+		}
+		// Waits with no timeout, counted, until stop.
+		var stop atomic.Bool
+		returns := make(chan int)
+		go func() {
+			n := 0
+			for !stop.Load() {
+				if _, err := p.Wait(events, -1); err != nil {
+					t.Error(err)
+					break
+				}
+				n++
+			}
+			returns <- n
+		}()
+		// In 20 ms they return at most a few times (the stale kick, the
+		// last round's kick if it landed late, an EINTR) before the
+		// Notify that ends the loop; spinning on a past deadline would
+		// return thousands of times.
+		time.Sleep(20 * time.Millisecond)
+		stop.Store(true)
+		if err := p.Notify(); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-returns; n > 4 {
+			t.Fatalf("round %d: a Wait with no timeout returned %d times in 20 ms: a past deadline was left behind", round, n)
+		}
 	}
 }

@@ -121,6 +121,55 @@ func (r *Ring) setEventfdSignals(on bool) {
 	atomic.StoreUint32(r.cqFlags, v)
 }
 
+// aLongTimeAgo is a read deadline in the past: setting it wakes a goroutine
+// parked on the file at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// kick wakes a goroutine parked in the Go runtime's poller on the ring fd
+// (or the DEFER_TASKRUN eventfd) at once, by setting a read deadline in
+// the past on the file; Notify calls it after sending its wake-up, with
+// notifyMu held, so Close cannot close the file under it. This is the
+// epoll poller's kick (internal/poller, wake): without it the wake-up only
+// makes the fd readable, and the runtime notices at its next network
+// poll, which under full CPU load comes every 10 ms or so.
+//
+// The orderings, as in the epoll poller: the send comes before the load of
+// parked, and a park stores parked before its first look at the CQ
+// (rc.Read's callback). If the load sees false, the look comes after the
+// send; if it sees true, the kick ends the park. A MSG_RING the kernel
+// posted synchronously is then seen by the look; one it had to hand to a
+// worker thread (the target ring's lock was contended), and the eventfd
+// wake-up, whose CQE is posted by task work, may arrive after the look,
+// and reach a park through the fd's readiness as they would without the
+// kick. A kick that lands after the park ended leaves a past deadline and
+// then kicked set; the next park that finds kicked clears the deadline (it
+// may first return once with nothing, which every caller tolerates).
+// kicked is stored after the deadline, so the park that consumes it
+// clears a deadline that is already there. The cost, one runtime deadline
+// update, is paid only while a goroutine is parked, and at most once per
+// wait because Notify deduplicates.
+func (r *Ring) kick() {
+	if r.rc != nil && r.parked.Load() {
+		r.file.SetReadDeadline(aLongTimeAgo)
+		r.kicked.Store(true)
+	}
+}
+
+// setParkDeadline arms the file's read deadline for a park of timeout
+// (< 0: none), clearing a kick's past deadline if one was left behind.
+func (r *Ring) setParkDeadline(timeout time.Duration) {
+	if r.kicked.Swap(false) {
+		r.deadline = true
+	}
+	if timeout > 0 {
+		r.file.SetReadDeadline(time.Now().Add(timeout))
+		r.deadline = true
+	} else if r.deadline {
+		r.file.SetReadDeadline(time.Time{})
+		r.deadline = false
+	}
+}
+
 // parkWait submits toSubmit SQEs without waiting and then parks the
 // goroutine until the ring fd is readable or timeout (< 0: none) passes.
 func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
@@ -150,20 +199,16 @@ func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
 			return n, nil
 		}
 	}
-	if timeout > 0 {
-		r.file.SetReadDeadline(time.Now().Add(timeout))
-		r.deadline = true
-	} else if r.deadline {
-		r.file.SetReadDeadline(time.Time{})
-		r.deadline = false
-	}
+	r.setParkDeadline(timeout)
 	r.Stats.Parks++
 	// The runtime registered the fd edge-triggered. If the callback saw no
 	// completion, the next one to be posted is a new edge; one posted
 	// between the callback's look and the park leaves the runtime's ready
 	// flag set, so the callback runs again at once. No completion is slept
 	// through.
+	r.parked.Store(true)
 	err := r.rc.Read(r.onReadable)
+	r.parked.Store(false)
 	switch {
 	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
 		return n, nil
@@ -221,18 +266,15 @@ func (r *Ring) Park(timeout time.Duration) error {
 			return os.NewSyscallError("io_uring_enter", e)
 		}
 	}
-	if timeout > 0 {
-		r.file.SetReadDeadline(time.Now().Add(timeout))
-		r.deadline = true
-	} else if r.deadline {
-		r.file.SetReadDeadline(time.Time{})
-		r.deadline = false
-	}
+	r.setParkDeadline(timeout)
 	r.Stats.Parks++
 	// As in parkWait: the runtime registered the fd edge-triggered, and
 	// the callback looks at the CQ before the goroutine sleeps, so a
-	// completion posted at any point is not slept through.
+	// completion posted at any point is not slept through. parked lets
+	// Notify kick the park (see kick).
+	r.parked.Store(true)
 	err := r.rc.Read(r.onReadable)
+	r.parked.Store(false)
 	switch {
 	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
 		return nil

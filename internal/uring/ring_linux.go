@@ -84,6 +84,10 @@ type Ring struct {
 	parkEventfd bool
 	cqFlags     *uint32
 	drainBuf    [8]byte
+	// parked is set while the owner (or Park's caller) is parked in the
+	// Go runtime's poller; kicked is set by a Notify that cut such a park
+	// short with a past read deadline. See kick (park_linux.go).
+	parked, kicked atomic.Bool
 
 	bufRings []*BufRing
 	files    uint32 // size of the registered file table, 0 if none
@@ -631,6 +635,7 @@ func (r *Ring) Notify() error {
 		r.notified.Store(false)
 		return err
 	}
+	r.kick()
 	return nil
 }
 
