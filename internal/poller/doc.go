@@ -71,8 +71,11 @@
 // measurement (see the top of poller_epoll.go) and can be revisited.
 //
 // Delete(fd) deregisters fd. The caller must call it before it closes fd:
-// epoll forgets a closed fd only when every duplicate of it is closed, and
-// the kqueue backend keeps a per-fd table that only Delete clears. A Wait
+// epoll forgets a closed fd only when every duplicate of it is closed, the
+// kqueue backend keeps a per-fd table that only Delete clears, and on
+// io_uring the poll request holds a reference to the file, so a socket
+// closed without Delete stays open in the kernel (no FIN reaches the
+// peer) until the poller is closed. A Wait
 // that begins after Delete returns never reports fd's key; a Wait that runs
 // concurrently with Delete may, and so may the batch of events the caller
 // got from an earlier Wait and has not finished processing. Because fd
