@@ -28,9 +28,8 @@
 // number) and is dropped. The table is changed and read under mu, so a
 // Wait that begins after Delete returns never reports the deleted key, and
 // neither does one running concurrently once Delete has returned: stricter
-// than epoll, which the contract allows. Internal requests (the removal of
-// a poll) carry seq 0, which no registration has, so their CQEs are
-// dropped the same way.
+// than epoll, which the contract allows. The removal of a poll carries the
+// poll's seq with removeBit set, which no registration has.
 //
 // # A registration's state machine
 //
@@ -47,6 +46,9 @@
 //	registered --Modify--> old poll removed, new seq, armed(oneshot) or
 //	    disarmed
 //	registered --Delete--> poll removed, unregistered (seq 0)
+//	removal --CQE -EALREADY--> removal again at once (the kernel was
+//	    completing the poll on another thread and left it armed; it
+//	    would hold the file open after the caller's close)
 //
 // The kernel ends a multishot poll on its own when it cannot post a CQE
 // (the CQ and its overflow list are full) and when the file has no poll
@@ -140,6 +142,9 @@ type uringBackend struct {
 	regs  []ureg
 	seq   uint32
 	rearm []int32 // fds whose multishot poll ended, to re-arm in Wait
+	// reremove lists the polls (their user data) whose removal the
+	// kernel answered with EALREADY, to remove again in Wait.
+	reremove []uint64
 
 	// cqes is Wait's completion buffer and batch the number of the
 	// current reap (both under Poller.waitMu and mu).
@@ -166,6 +171,10 @@ const uringEdgeMask = unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP
 
 // userData packs a registration into a CQE's user data.
 func userData(fd int, seq uint32) uint64 { return uint64(seq)<<32 | uint64(uint32(fd)) }
+
+// removeBit marks, in the seq half of the user data, the removal of the
+// poll whose seq is the rest: registrations' seqs stay below it.
+const removeBit = 1 << 31
 
 // newURingBackend sets up the ring.
 func newURingBackend() (*uringBackend, error) {
@@ -220,14 +229,15 @@ func (u *uringBackend) disarm(fd int, r *ureg) error {
 	if err != nil {
 		return err
 	}
-	uring.PrepPollRemove(sqe, userData(fd, r.seq), userData(fd, 0))
+	uring.PrepPollRemove(sqe, userData(fd, r.seq), userData(fd, r.seq|removeBit))
 	r.armed = false
 	return nil
 }
 
-// nextSeq returns a fresh registration number, never 0; mu is held.
+// nextSeq returns a fresh registration number, never 0 and below
+// removeBit; mu is held.
 func (u *uringBackend) nextSeq() uint32 {
-	u.seq++
+	u.seq = (u.seq + 1) &^ removeBit
 	if u.seq == 0 {
 		u.seq = 1
 	}
@@ -342,6 +352,13 @@ func (u *uringBackend) wait(events []Event, timeout time.Duration) (n int, woke 
 		wakes := u.ring.Stats.Wakes
 		n = u.reap(events)
 		woke = u.ring.Stats.Wakes != wakes
+		if serr == nil && len(u.rearm)+len(u.reremove) > 0 {
+			// Polls to re-arm or to remove again, found by this reap:
+			// submit them now, not at the next Wait, which may be long in
+			// coming (a removal that failed keeps a closed socket open).
+			u.prepRearms()
+			_, serr = u.ring.Submit()
+		}
 		u.mu.Unlock()
 		if serr != nil && !errors.Is(serr, unix.EBUSY) && !errors.Is(serr, unix.EAGAIN) {
 			return n, woke, serr
@@ -367,9 +384,19 @@ func (u *uringBackend) wait(events []Event, timeout time.Duration) (n int, woke 
 	}
 }
 
-// prepRearms prepares the polls of fds whose multishot poll ended; mu is
-// held. One that does not fit stays listed for the next Wait.
+// prepRearms prepares the polls of fds whose multishot poll ended, and
+// the removals to try again; mu is held. One that does not fit stays
+// listed for the next Wait.
 func (u *uringBackend) prepRearms() {
+	for len(u.reremove) > 0 {
+		target := u.reremove[len(u.reremove)-1]
+		sqe, err := u.ring.GetSQE()
+		if err != nil {
+			return
+		}
+		uring.PrepPollRemove(sqe, target, target|removeBit<<32)
+		u.reremove = u.reremove[:len(u.reremove)-1]
+	}
 	for len(u.rearm) > 0 {
 		fd := int(u.rearm[len(u.rearm)-1])
 		if fd < len(u.regs) {
@@ -426,8 +453,18 @@ func (u *uringBackend) reap(events []Event) int {
 // n events) and returns the new count; mu is held.
 func (u *uringBackend) convert(c *uring.CQE, events []Event, n int) int {
 	fd, seq := int(uint32(c.UserData)), uint32(c.UserData>>32)
-	if seq == 0 || fd >= len(u.regs) || u.regs[fd].seq != seq {
-		return n // internal, or stale: see the state machine above
+	if seq&removeBit != 0 {
+		// The result of a removal. EALREADY: the poll was being completed
+		// on another thread at that moment and stays armed, holding its
+		// file open, so remove it again (seen on 6.18 when Delete races
+		// with a wake-up of the fd). 0 and ENOENT: it is gone.
+		if c.Res == -int32(unix.EALREADY) {
+			u.reremove = append(u.reremove, c.UserData&^(uint64(removeBit)<<32))
+		}
+		return n
+	}
+	if fd >= len(u.regs) || u.regs[fd].seq != seq {
+		return n // stale: see the state machine above
 	}
 	r := &u.regs[fd]
 	more := c.Flags&uring.CQEFMore != 0

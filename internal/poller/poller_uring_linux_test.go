@@ -223,3 +223,68 @@ func TestURingConcurrentAddWhileParked(t *testing.T) {
 		t.Fatalf("saw %d of %d fds", len(seen), n)
 	}
 }
+
+// TestResetWakesBlockedWriter: a writer whose send buffer is full learns of
+// the peer's reset (RST, from a close with SO_LINGER 0) through an event.
+// On io_uring this also checks Delete under a race seen on 6.18: the
+// removal of a poll that the kernel is completing at that moment fails
+// with EALREADY, and unless it is retried the poll keeps the closed
+// socket open, so no RST is sent and the writer waits for ever.
+func TestResetWakesBlockedWriter(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		p := newTestPoller(t)
+		c, s := tcpPairNoCleanup(t)
+		if err := p.Add(c, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Add(s, 2); err != nil {
+			t.Fatal(err)
+		}
+		collect(t, p)
+		buf := make([]byte, 1<<20)
+		for {
+			if _, err := unix.Write(c, buf); err == unix.EAGAIN {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		collect(t, p)
+		if err := p.Delete(s); err != nil {
+			t.Fatal(err)
+		}
+		unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		unix.Close(s) // RST, once the poll's reference is gone
+		ev := waitFor(t, p, 1)
+		if !ev.Writable && !ev.Err {
+			t.Fatalf("round %d: event %+v, want writable or error", round, ev)
+		}
+		p.Delete(c)
+		unix.Close(c)
+	}
+}
+
+// tcpPairNoCleanup is tcpPair for a test that closes both ends itself.
+func tcpPairNoCleanup(t *testing.T) (int, int) {
+	t.Helper()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(err)
+	defer unix.Close(ln)
+	must(unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	must(unix.Listen(ln, 1))
+	sa, err := unix.Getsockname(ln)
+	must(err)
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(err)
+	must(unix.Connect(c, sa))
+	s, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+	must(err)
+	must(unix.SetNonblock(c, true))
+	must(unix.SetNonblock(s, true))
+	return c, s
+}
