@@ -297,7 +297,8 @@ func (f *FD) Control(op func(fd int) error) error {
 	return op(int(f.fd))
 }
 
-// PollRead reads into p. It is ready with the bytes read, or with an error
+// PollRead reads into p, with a raw system call on Linux (the descriptor
+// is non-blocking, so the Go scheduler need not be told). It is ready with the bytes read, or with an error
 // (a syscall error from read(2), or os.ErrClosed); (0, true, nil) with a
 // non-empty p is end of file.
 func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
@@ -305,7 +306,7 @@ func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 	if f.flags.Load()&fdStream != 0 {
 		want = len(p)
 	}
-	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return unix.Read(fd, p) })
+	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return sysRead(fd, p) })
 	return max(n, 0), ok, err
 }
 
@@ -313,7 +314,7 @@ func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 // pending while the kernel buffer is full, which is how a slow reader pushes
 // back on its writer.
 func (f *FD) PollWrite(cx *Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = f.pollIO(cx, dirWrite, 0, func(fd int) (int, error) { return unix.Write(fd, p) })
+	n, ok, err = f.pollIO(cx, dirWrite, 0, func(fd int) (int, error) { return sysWrite(fd, p) })
 	return max(n, 0), ok, err
 }
 

@@ -25,9 +25,11 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 
 // sysSend writes p to a socket without raising SIGPIPE when the peer has
 // gone: the write fails with EPIPE instead. p must not be empty. It is a
-// bare sendto(2) so that it allocates nothing.
+// bare sendto(2) so that it allocates nothing, and a raw one, which skips
+// the Go scheduler's entersyscall and exitsyscall: the socket is
+// non-blocking, so the call never blocks.
 func sysSend(fd int, p []byte) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
