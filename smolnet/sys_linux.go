@@ -3,6 +3,7 @@
 package smolnet
 
 import (
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,9 +19,39 @@ func sysSocket(family, typ int) (int, error) {
 }
 
 // sysAccept accepts one connection as a non-blocking, close-on-exec socket
-// in one system call.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+// in one system call, and returns the peer's address. It is a bare
+// accept4(2) into a socket address on the stack, so accepting leaves no
+// garbage behind (x/sys's Accept4 allocates the address twice), and a raw
+// one: the listening socket is non-blocking.
+func sysAccept(fd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	nfd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(nfd), rawToAddrPort(&rsa), nil
+}
+
+// rawToAddrPort decodes an IPv4 or IPv6 socket address as
+// sockaddrToAddrPort does; anything else is an unset address.
+func rawToAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), netPort(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return sockaddrToAddrPort(&unix.SockaddrInet6{Port: int(netPort(sa.Port)), ZoneId: sa.Scope_id, Addr: sa.Addr})
+	}
+	return netip.AddrPort{}
+}
+
+// netPort converts a port in network byte order, as the kernel stores it.
+func netPort(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // sysSend writes p to a socket without raising SIGPIPE when the peer has
