@@ -7,7 +7,11 @@
 # of requests/s and of the server's CPU time per request, with B/A ratios.
 #
 #   bench/ab.sh -a HEAD~1 -b . -conns 1000 -rounds 5
+#   bench/ab.sh -a HEAD~1 -b . -mode idle -conns 19000 -rounds 3
 #   bench/ab.sh -h
+#
+# In idle mode it reports the server's memory per idle connection instead:
+# resident growth over the connections, and the same after a forced GC.
 #
 # On a shared machine wrap it in flock, as every timed run should be:
 #   flock /tmp/bench.lock bench/ab.sh -a main -b .
@@ -24,6 +28,7 @@ ROUNDS=5
 WARMUP=2s
 DURATION=5s
 PORT=29000
+MODE=echo
 
 usage() {
 	cat <<'EOF'
@@ -36,6 +41,7 @@ usage: bench/ab.sh [options]
   -warmup D      warm-up before the window (default 2s)
   -duration D    measured window (default 5s)
   -port P        first TCP port (default 29000; two per run)
+  -mode M        echo (default) or idle (memory per idle connection)
 EOF
 }
 
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
 	-warmup) WARMUP=$2; shift 2 ;;
 	-duration) DURATION=$2; shift 2 ;;
 	-port) PORT=$2; shift 2 ;;
+	-mode) MODE=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -87,12 +94,18 @@ one() {
 	SPID=$!
 	for _ in $(seq 1 100); do grep -qs '^READY' "$log" && break; sleep 0.1; done
 	local out
-	out=$(GOMAXPROCS=1 taskset -c 1 "$WORK/loadgen" -json -addr "127.0.0.1:$port" \
+	out=$(GOMAXPROCS=1 taskset -c 1 "$WORK/loadgen" -json -mode "$MODE" -addr "127.0.0.1:$port" -ctl "127.0.0.1:$((port + 1))" \
 		-conns "$CONNS" -size "$SIZE" -warmup "$WARMUP" -duration "$DURATION" -pid "$SPID")
 	kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 	local rps ns
-	rps=$(field "$out" rps); ns=$(field "$out" server_cpu_ns_req)
-	printf 'ab: round %d %s rps %.0f server ns/req %.0f\n' "$2" "$name" "$rps" "$ns"
+	if [ "$MODE" = idle ]; then
+		# The two columns: B/conn of resident growth, and after a GC.
+		rps=$(field "$out" bytes_per_conn); ns=$(field "$out" bytes_per_conn_gc)
+		printf 'ab: round %d %s B/conn %.0f after a GC %.0f\n' "$2" "$name" "$rps" "$ns"
+	else
+		rps=$(field "$out" rps); ns=$(field "$out" server_cpu_ns_req)
+		printf 'ab: round %d %s rps %.0f server ns/req %.0f\n' "$2" "$name" "$rps" "$ns"
+	fi
 	RPS[$name]+="$rps "; NS[$name]+="$ns "
 }
 
@@ -103,5 +116,10 @@ done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ra=$(median <<<"${RPS[A]}"); rb=$(median <<<"${RPS[B]}")
 na=$(median <<<"${NS[A]}"); nb=$(median <<<"${NS[B]}")
+if [ "$MODE" = idle ]; then
+	printf 'ab: medians over %d rounds, %d idle conns: A %.0f B/conn (%.0f after a GC); B %.0f B/conn (%.0f after a GC); B/A %.3f (%.3f)\n' \
+		"$ROUNDS" "$CONNS" "$ra" "$na" "$rb" "$nb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")"
+	exit 0
+fi
 printf 'ab: medians over %d rounds, %d conns, %d B: A %.0f req/s %.0f ns/req; B %.0f req/s %.0f ns/req; B/A req/s %.3f, ns/req %.3f\n' \
 	"$ROUNDS" "$CONNS" "$SIZE" "$ra" "$na" "$rb" "$nb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")"
