@@ -29,6 +29,7 @@ WARMUP=2s
 DURATION=5s
 PORT=29000
 MODE=echo
+PERF=0
 
 usage() {
 	cat <<'EOF'
@@ -42,6 +43,9 @@ usage: bench/ab.sh [options]
   -duration D    measured window (default 5s)
   -port P        first TCP port (default 29000; two per run)
   -mode M        echo (default) or idle (memory per idle connection)
+  -perf          echo: also count the server's system calls and context
+                 switches per request over the window (perf stat tracepoints,
+                 which need no hardware counters)
 EOF
 }
 
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	-duration) DURATION=$2; shift 2 ;;
 	-port) PORT=$2; shift 2 ;;
 	-mode) MODE=$2; shift 2 ;;
+	-perf) PERF=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -86,14 +91,21 @@ build "$B" B
 field() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1"; }
 
 run=0
-declare -A RPS NS
+declare -A RPS NS SC
 one() {
 	local name=$1 port=$((PORT + 2 * run)) log=$WORK/server.log
 	run=$((run + 1))
 	GOMAXPROCS=1 taskset -c 0 "$WORK/$name" -addr "127.0.0.1:$port" -ctl "127.0.0.1:$((port + 1))" >"$log" 2>&1 &
 	SPID=$!
 	for _ in $(seq 1 100); do grep -qs '^READY' "$log" && break; sleep 0.1; done
-	local out
+	local out pf=$WORK/perf.txt
+	rm -f "$pf"
+	if [ "$PERF" = 1 ] && [ "$MODE" = echo ]; then
+		# Count over the measured window: start after the warm-up (and
+		# the connections, which take well under a second here).
+		(sleep "${WARMUP%s}"; sleep 1; perf stat -x, -e raw_syscalls:sys_enter,context-switches \
+			-p "$SPID" -- sleep "$(awk "BEGIN{print ${DURATION%s} - 1.5}")" 2>"$pf") &
+	fi
 	out=$(GOMAXPROCS=1 taskset -c 1 "$WORK/loadgen" -json -mode "$MODE" -addr "127.0.0.1:$port" -ctl "127.0.0.1:$((port + 1))" \
 		-conns "$CONNS" -size "$SIZE" -warmup "$WARMUP" -duration "$DURATION" -pid "$SPID")
 	kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
@@ -104,7 +116,16 @@ one() {
 		printf 'ab: round %d %s B/conn %.0f after a GC %.0f\n' "$2" "$name" "$rps" "$ns"
 	else
 		rps=$(field "$out" rps); ns=$(field "$out" server_cpu_ns_req)
-		printf 'ab: round %d %s rps %.0f server ns/req %.0f\n' "$2" "$name" "$rps" "$ns"
+		local extra=""
+		if [ "$PERF" = 1 ]; then
+			wait
+			local sc cs win
+			win=$(awk "BEGIN{print ${DURATION%s} - 1.5}")
+			sc=$(awk -F, '/raw_syscalls/ {print $1}' "$pf"); cs=$(awk -F, '/context-switches/ {print $1}' "$pf")
+			extra=$(awk "BEGIN{printf \" syscalls/req %.3f ctxsw/req %.4f\", $sc/($rps*$win), $cs/($rps*$win)}")
+			SC[$name]+="$(awk "BEGIN{print $sc/($rps*$win)}") "
+		fi
+		printf 'ab: round %d %s rps %.0f server ns/req %.0f%s\n' "$2" "$name" "$rps" "$ns" "$extra"
 	fi
 	RPS[$name]+="$rps "; NS[$name]+="$ns "
 }
@@ -120,6 +141,9 @@ if [ "$MODE" = idle ]; then
 	printf 'ab: medians over %d rounds, %d idle conns: A %.0f B/conn (%.0f after a GC); B %.0f B/conn (%.0f after a GC); B/A %.3f (%.3f)\n' \
 		"$ROUNDS" "$CONNS" "$ra" "$na" "$rb" "$nb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")"
 	exit 0
+fi
+if [ "$PERF" = 1 ]; then
+	printf 'ab: median syscalls/req: A %.3f B %.3f\n' "$(median <<<"${SC[A]}")" "$(median <<<"${SC[B]}")"
 fi
 printf 'ab: medians over %d rounds, %d conns, %d B: A %.0f req/s %.0f ns/req; B %.0f req/s %.0f ns/req; B/A req/s %.3f, ns/req %.3f\n' \
 	"$ROUNDS" "$CONNS" "$SIZE" "$ra" "$na" "$rb" "$nb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")"
