@@ -2,7 +2,6 @@ package smol
 
 import (
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -288,7 +287,6 @@ func (w *worker) find() *header {
 	// Fairness: now and then I/O and the global queue go first.
 	if w.ticks%61 == 0 {
 		pollReactor()
-		runtime.Gosched() // as on a LocalExecutor (see runOne)
 		if h := w.takeGlobal(); h != nil {
 			return h
 		}

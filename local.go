@@ -3,7 +3,6 @@ package smol
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sync/atomic"
 )
 
@@ -75,9 +74,6 @@ func (ex *LocalExecutor) exit() {
 func (ex *LocalExecutor) runOne() bool {
 	if ex.ticks++; ex.ticks%61 == 0 {
 		pollReactor()
-		// Let the Go scheduler run its other goroutines and its own
-		// netpoller now, rather than preempt this one with a signal.
-		runtime.Gosched()
 	}
 	if ex.closed.Load() {
 		return false
