@@ -298,10 +298,11 @@ func (f *FD) Control(op func(fd int) error) error {
 	return op(int(f.fd))
 }
 
-// PollRead reads into p, with a raw system call on Linux (the descriptor
-// is non-blocking, so the Go scheduler need not be told). It is ready with the bytes read, or with an error
+// PollRead reads into p. It is ready with the bytes read, or with an error
 // (a syscall error from read(2), or os.ErrClosed); (0, true, nil) with a
-// non-empty p is end of file.
+// non-empty p is end of file. On Linux the read, like PollWrite's write,
+// is a raw system call: the descriptor is non-blocking, so the Go
+// scheduler need not be told.
 func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 	want := 0
 	if f.flags.Load()&fdStream != 0 {

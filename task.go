@@ -487,7 +487,7 @@ func SpawnOn[T any, F Future[T]](ex Spawner, f F) *Task[T] {
 	t := &task[T, F]{fut: f, Task: Task[T]{header: header{state: taskState(stScheduled), ex: c}}}
 	var self runnable = t
 	t.tab = (*[2]unsafe.Pointer)(unsafe.Pointer(&self))[0]
-	t.off = uint32(uintptr(unsafe.Pointer(&t.header)) - uintptr(unsafe.Pointer(t)))
+	t.off = uint32(unsafe.Offsetof(t.Task) + unsafe.Offsetof(t.Task.header))
 	if !c.spawn(&t.header) {
 		t.state = taskState(stClosed | stExecClosed)
 		var zf F
