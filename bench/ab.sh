@@ -22,6 +22,8 @@ REPO="$(cd "$HERE/.." && pwd)"
 
 A=HEAD
 B=.
+ARGS_A=
+ARGS_B=
 CONNS=1000
 SIZE=64
 ROUNDS=5
@@ -36,6 +38,9 @@ usage() {
 usage: bench/ab.sh [options]
   -a REV         first build: a commit, or "." for the working tree (default HEAD)
   -b REV         second build (default ".")
+  -args-a "..."  extra flags for A's server (for example "-budget 1000000000",
+                 to compare the same build with and without forced yields)
+  -args-b "..."  extra flags for B's server
   -conns N       connections (default 1000)
   -size N        message size in bytes (default 64)
   -rounds N      rounds, one run of each build per round (default 5)
@@ -53,6 +58,8 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-a) A=$2; shift 2 ;;
 	-b) B=$2; shift 2 ;;
+	-args-a) ARGS_A=$2; shift 2 ;;
+	-args-b) ARGS_B=$2; shift 2 ;;
 	-conns) CONNS=$2; shift 2 ;;
 	-size) SIZE=$2; shift 2 ;;
 	-rounds) ROUNDS=$2; shift 2 ;;
@@ -86,6 +93,8 @@ build() {
 }
 build "$A" A
 build "$B" B
+[ -z "$ARGS_A" ] || echo "ab: A's server flags: $ARGS_A"
+[ -z "$ARGS_B" ] || echo "ab: B's server flags: $ARGS_B"
 (cd "$HERE" && go build -o "$WORK/loadgen" ./cmd/loadgen)
 
 field() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1"; }
@@ -95,7 +104,11 @@ declare -A RPS NS SC
 one() {
 	local name=$1 port=$((PORT + 2 * run)) log=$WORK/server.log
 	run=$((run + 1))
-	GOMAXPROCS=1 taskset -c 0 "$WORK/$name" -addr "127.0.0.1:$port" -ctl "127.0.0.1:$((port + 1))" >"$log" 2>&1 &
+	local extra=$ARGS_A
+	[ "$name" = B ] && extra=$ARGS_B
+	# $extra is split into words on purpose: it holds flags.
+	# shellcheck disable=SC2086
+	GOMAXPROCS=1 taskset -c 0 "$WORK/$name" $extra -addr "127.0.0.1:$port" -ctl "127.0.0.1:$((port + 1))" >"$log" 2>&1 &
 	SPID=$!
 	for _ in $(seq 1 100); do grep -qs '^READY' "$log" && break; sleep 0.1; done
 	local out pf=$WORK/perf.txt
