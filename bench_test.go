@@ -55,13 +55,14 @@ func BenchmarkSpawn(b *testing.B) { benchSpawn(b, 0) }
 // waited for: fewer goroutines live at once, which favours goroutines.
 func BenchmarkSpawnBatched(b *testing.B) { benchSpawn(b, batch) }
 
-// chainNode has a task's size and pointer count: 96 bytes, two scalar
-// words (the state word, id, poll count and wait op) and ten pointer words
-// (the awaiter, self and aux interfaces, the executor and three links).
+// chainNode has a task header's size and pointer count: 88 bytes, two
+// scalar words (the state word, id, poll count and header offset) and nine
+// pointer words (the awaiter and aux interfaces, the method table, the
+// executor and three links).
 type chainNode struct {
 	n    [2]uintptr
 	next *chainNode
-	p    [9]*byte
+	p    [8]*byte
 }
 
 var chainSink *chainNode

@@ -225,7 +225,7 @@ func (c *core) dropQueued() {
 			h := list
 			list, h.next = h.next, nil
 			h.close(stExecClosed)
-			h.self.run(nil) // it is closed: this drops its future
+			h.self().run(nil) // it is closed: this drops its future
 		}
 	}
 }

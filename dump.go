@@ -78,7 +78,7 @@ func (c *core) taskInfos() []TaskInfo {
 			sn.ti.State = TaskQueued
 		}
 		if sn.ti.State != TaskRunning {
-			sn.ti.Polls, sn.ti.Op = h.polls, h.waitOp
+			sn.ti.Polls, sn.ti.Op = h.polls, WaitOp(st>>stOpShift)
 			sn.on, _ = h.aux.(fmt.Stringer)
 		}
 		h.unlock()

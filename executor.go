@@ -257,7 +257,7 @@ func (ex *Executor) unsleep(w *worker) {
 }
 
 func (w *worker) run(h *header) {
-	if h.self.run(&w.cx) {
+	if h.self().run(&w.cx) {
 		// Woken during its own poll: to the back of this worker's queue.
 		w.push(h)
 	}

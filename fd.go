@@ -19,26 +19,33 @@ import (
 // A task whose read (or write) is pending is woken when the fd becomes
 // readable (writable). Any number of tasks may wait in one direction; the
 // next readiness wakes them all, and those that find nothing to do wait
-// again. The common case, one waiter per direction, keeps its waker inline
-// and allocates nothing.
+// again. The common case, one task waiting in one direction at a time (or
+// in both), keeps its waker inline and allocates nothing; waiters beyond
+// it (a second task, as when one reads while another writes) go to a side
+// table, allocated once.
 //
 // Readiness is counted per direction. An operation notes the count before
 // its syscall and, on EAGAIN, waits only for a count beyond it: readiness
 // seen by an earlier attempt, or by another task, never satisfies a waiter
 // that registered after it, and an edge that arrives between the syscall
-// and the registration is never lost.
+// and the registration is never lost. The counts are 32 bits: a waiter
+// compares for equality within one poll, which 2^32 edges cannot span.
+//
+// An FD is 64 bytes, since an idle connection holds one; TestIdleSizes
+// keeps it so.
 type FD struct {
 	fd    int32
+	idx   uint32        // the slot in the reactor's source table
 	flags atomic.Uint32 // fdFreed, fdHup, fdStream
-	key   uint64
-	refs  atomic.Uint64 // fdClosed bit plus operations in flight
-	mu    sync.Mutex    // guards waker and extra
-	seq   [2]atomic.Uint64
-	waker [2]Waker
-	extra *[2][]Waker // waiters beyond the first in each direction; rare
+	refs  atomic.Uint32 // fdClosed bit plus operations in flight
+	seq   [2]atomic.Uint32
 	// drained implements the short-read rule (see SetStream): 1 + the read
 	// readiness count at which a short read emptied the kernel buffer, or 0.
-	drained atomic.Uint64
+	drained atomic.Uint32
+	wdirs   uint8      // the directions (bit d) that waker waits in; guarded by mu
+	mu      sync.Mutex // guards waker, wdirs and extra
+	waker   Waker
+	extra   *[2][]Waker // waiters beyond the inline one in each direction; rare
 }
 
 // FD flags. fdHup is set once an event reports hang-up or error: from then
@@ -53,7 +60,7 @@ const (
 const (
 	dirRead  = 0
 	dirWrite = 1
-	fdClosed = uint64(1) << 63
+	fdClosed = uint32(1) << 31
 )
 
 // NewFD puts fd in non-blocking mode and registers it with the reactor. The
@@ -80,19 +87,8 @@ func (f *FD) Fd() int { return int(f.fd) }
 // register gives f a slot and adds its fd to the poller, edge-triggered
 // for both directions, once for its lifetime.
 func (r *reactor) register(f *FD) error {
-	r.smu.Lock()
-	var i uint32
-	if n := len(r.free); n > 0 {
-		i, r.free = r.free[n-1], r.free[:n-1]
-	} else {
-		i = uint32(len(r.sources))
-		r.sources, r.gens = append(r.sources, nil), append(r.gens, 0)
-	}
-	r.sources[i] = f
-	f.key = uint64(r.gens[i])<<32 | uint64(i)
-	r.nfds.Add(1)
-	r.smu.Unlock()
-	if err := r.p.Add(int(f.fd), f.key); err != nil {
+	key := r.insert(f)
+	if err := r.p.Add(int(f.fd), key); err != nil {
 		r.release(f)
 		return err
 	}
@@ -103,11 +99,11 @@ func (r *reactor) register(f *FD) error {
 // release frees f's slot; its generation changes, so events still carrying
 // f's key are ignored.
 func (r *reactor) release(f *FD) {
-	i := uint32(f.key)
 	r.smu.Lock()
-	r.sources[i] = nil
-	r.gens[i]++
-	r.free = append(r.free, i)
+	c := r.chunks[f.idx>>chunkBits]
+	c.fds[f.idx&chunkMask] = nil
+	c.gens[f.idx&chunkMask]++
+	r.free = append(r.free, f.idx)
 	r.smu.Unlock()
 	// The last descriptor gone, the fallback has nothing to do: let it
 	// see that, whether it sleeps or holds the poller.
@@ -137,11 +133,14 @@ func (f *FD) ready(ev poller.Event, ws []Waker) []Waker {
 	return ws
 }
 
-// takeWakers moves direction d's waiters to ws; f.mu is held.
+// takeWakers moves direction d's waiters to ws; f.mu is held. The inline
+// waker is let go once it waits in no direction.
 func (f *FD) takeWakers(d int, ws []Waker) []Waker {
-	if w := f.waker[d]; w != nil {
-		ws = append(ws, w)
-		f.waker[d] = nil
+	if f.wdirs&(1<<d) != 0 {
+		ws = append(ws, f.waker)
+		if f.wdirs &^= 1 << d; f.wdirs == 0 {
+			f.waker = nil
+		}
 	}
 	if f.extra != nil && len(f.extra[d]) > 0 {
 		ws = append(ws, f.extra[d]...)
@@ -153,7 +152,7 @@ func (f *FD) takeWakers(d int, ws []Waker) []Waker {
 
 // wait registers cx's waker for direction d unless readiness arrived after
 // seq (retry) or the FD was closed (closed).
-func (f *FD) wait(cx *Context, d int, seq uint64) (retry, closed bool) {
+func (f *FD) wait(cx *Context, d int, seq uint32) (retry, closed bool) {
 	w := cx.Waker()
 	f.mu.Lock()
 	// ready counts under mu, so either it ran before this check (and the
@@ -168,9 +167,10 @@ func (f *FD) wait(cx *Context, d int, seq uint64) (retry, closed bool) {
 		f.mu.Unlock()
 		return true, false
 	}
-	switch old := f.waker[d]; {
-	case old == nil || old == w:
-		f.waker[d] = w
+	switch {
+	case f.waker == nil || f.waker == w:
+		f.waker = w
+		f.wdirs |= 1 << d
 	default:
 		if f.extra == nil {
 			f.extra = new([2][]Waker)
@@ -192,7 +192,7 @@ func (f *FD) incref() error {
 }
 
 func (f *FD) decref() {
-	if f.refs.Add(^uint64(0)) == fdClosed {
+	if f.refs.Add(^uint32(0)) == fdClosed {
 		f.destroy()
 	}
 }
@@ -251,7 +251,8 @@ func (f *FD) pollIO(cx *Context, d int, want int, op func(fd int) (int, error)) 
 		n := 0
 		// A short read at this very readiness count emptied the buffer:
 		// wait for the next readiness instead of a read that fails.
-		if want == 0 || f.drained.Load() != seq+1 || f.flags.Load()&fdHup != 0 {
+		// (seq+1 wraps to 0, which means "none", once in 2^32 edges.)
+		if want == 0 || seq+1 == 0 || f.drained.Load() != seq+1 || f.flags.Load()&fdHup != 0 {
 			n, err = op(int(f.fd))
 		}
 		switch err {
@@ -299,13 +300,15 @@ func (f *FD) Control(op func(fd int) error) error {
 
 // PollRead reads into p. It is ready with the bytes read, or with an error
 // (a syscall error from read(2), or os.ErrClosed); (0, true, nil) with a
-// non-empty p is end of file.
+// non-empty p is end of file. On Linux the read, like PollWrite's write,
+// is a raw system call: the descriptor is non-blocking, so the Go
+// scheduler need not be told.
 func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 	want := 0
 	if f.flags.Load()&fdStream != 0 {
 		want = len(p)
 	}
-	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return unix.Read(fd, p) })
+	n, ok, err = f.pollIO(cx, dirRead, want, func(fd int) (int, error) { return sysRead(fd, p) })
 	return max(n, 0), ok, err
 }
 
@@ -313,7 +316,7 @@ func (f *FD) PollRead(cx *Context, p []byte) (n int, ok bool, err error) {
 // pending while the kernel buffer is full, which is how a slow reader pushes
 // back on its writer.
 func (f *FD) PollWrite(cx *Context, p []byte) (n int, ok bool, err error) {
-	n, ok, err = f.pollIO(cx, dirWrite, 0, func(fd int) (int, error) { return unix.Write(fd, p) })
+	n, ok, err = f.pollIO(cx, dirWrite, 0, func(fd int) (int, error) { return sysWrite(fd, p) })
 	return max(n, 0), ok, err
 }
 

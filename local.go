@@ -90,7 +90,7 @@ func (ex *LocalExecutor) runOne() bool {
 	if h == nil {
 		return false
 	}
-	if h.self.run(&ex.cx) {
+	if h.self().run(&ex.cx) {
 		// Woken during its own poll (it yielded): to the back of the queue.
 		ex.schedule(h)
 	}

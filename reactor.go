@@ -52,10 +52,43 @@ type reactor struct {
 	// smu guards the source table. A key is a slot index plus the slot's
 	// generation, so an event for a closed source, even one still in a
 	// batch when its fd number is reused, finds a different generation.
-	smu     sync.RWMutex
-	sources []*FD
-	gens    []uint32
-	free    []uint32
+	// The table grows a chunk at a time: it is never copied, and the
+	// memory of an idle connection does not depend on when it came.
+	smu    sync.RWMutex
+	chunks []*sourceChunk
+	nslots uint32   // slots handed out so far, free or not
+	free   []uint32 // released slots, reused last-in first-out
+}
+
+// chunkBits sets the size of a chunk of the source table: 1,024 slots,
+// 12 KiB.
+const (
+	chunkBits = 10
+	chunkMask = 1<<chunkBits - 1
+)
+
+type sourceChunk struct {
+	fds  [1 << chunkBits]*FD
+	gens [1 << chunkBits]uint32
+}
+
+// insert gives f a slot and returns its poller key.
+func (r *reactor) insert(f *FD) uint64 {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if n := len(r.free); n > 0 {
+		f.idx, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		if r.nslots>>chunkBits == uint32(len(r.chunks)) {
+			r.chunks = append(r.chunks, new(sourceChunk))
+		}
+		f.idx = r.nslots
+		r.nslots++
+	}
+	c := r.chunks[f.idx>>chunkBits]
+	c.fds[f.idx&chunkMask] = f
+	r.nfds.Add(1)
+	return uint64(c.gens[f.idx&chunkMask])<<32 | uint64(f.idx)
 }
 
 var (
@@ -113,8 +146,10 @@ func (r *reactor) dispatch(events []poller.Event, ws []Waker) []Waker {
 	r.smu.RLock()
 	for _, ev := range events {
 		i, gen := uint32(ev.Key), uint32(ev.Key>>32)
-		if int(i) < len(r.sources) && r.gens[i] == gen {
-			ws = r.sources[i].ready(ev, ws)
+		if i < r.nslots {
+			if c := r.chunks[i>>chunkBits]; c.gens[i&chunkMask] == gen && c.fds[i&chunkMask] != nil {
+				ws = c.fds[i&chunkMask].ready(ev, ws)
+			}
 		}
 	}
 	r.smu.RUnlock()

@@ -220,7 +220,8 @@ func TestStaleReadinessDoesNotWakeNewWaiter(t *testing.T) {
 func TestEventForReusedSlotIsDropped(t *testing.T) {
 	r := must(getReactor())
 	a, b := socketpair(t)
-	oldKey := a.key
+	c0 := r.chunks[a.idx>>chunkBits]
+	oldKey := uint64(c0.gens[a.idx&chunkMask])<<32 | uint64(a.idx)
 	a.Close()
 	b.Close()
 	// The next FD reuses a's slot (and likely its fd number) with a new
@@ -228,7 +229,7 @@ func TestEventForReusedSlotIsDropped(t *testing.T) {
 	c, d := socketpair(t)
 	defer c.Close()
 	defer d.Close()
-	if uint32(c.key) != uint32(oldKey) && uint32(d.key) != uint32(oldKey) {
+	if c.idx != uint32(oldKey) && d.idx != uint32(oldKey) {
 		t.Fatal("the LIFO free list did not hand a's slot to the next FD")
 	}
 	var w countWaker

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
+	"unsafe"
 )
 
 // ErrCanceled is the error of a task stopped by [Task.Cancel].
@@ -59,7 +60,7 @@ func (p *PanicError) Unwrap() error {
 // by the run queue's CAS.
 //
 // stLocked is a spin lock over the fields that a task dump or an awaiter
-// reads from another goroutine (awaiter, polls, waitOp, aux). A runner
+// reads from another goroutine (awaiter, polls, aux). A runner
 // claims a task (scheduled to running) only while it is not held, and
 // writes those fields only while the task is running; so a holder that
 // sees the task not running reads them undisturbed.
@@ -74,6 +75,14 @@ const (
 	stLocked                        // a spin lock; see above
 	stRegistered                    // in the executor's registry (it has waited)
 	stPanicked                      // with stCompleted: aux holds the *PanicError
+)
+
+// The top byte of the state word is the WaitOp of the latest pending poll,
+// for dumps: the runner sets it in the CAS that ends such a poll, which it
+// makes anyway, so it costs no store and no byte of the header.
+const (
+	stOpShift = 24
+	stOpMask  = 0xff << stOpShift
 )
 
 // taskState is the task state word. It is a plain uint32 under atomic
@@ -92,7 +101,8 @@ func (s *taskState) Or(bits uint32) (old uint32) { return atomic.OrUint32((*uint
 
 func (s *taskState) And(bits uint32) (old uint32) { return atomic.AndUint32((*uint32)(s), bits) }
 
-// runnable is the part of a task that depends on its future's type.
+// runnable is the part of a task that depends on its future's type. The
+// header keeps it in half an interface (see self).
 type runnable interface {
 	Waker
 	// run polls the task and reports whether it was woken during the poll
@@ -103,22 +113,40 @@ type runnable interface {
 }
 
 // header is the type-independent part of a task, linked into run queues and
-// the executor's registry.
+// the executor's registry. It is 88 bytes on 64-bit systems, so that the
+// task of a future held by pointer fits the 96-byte size class; an idle
+// connection of a server holds one, and TestIdleSizes keeps it so.
 type header struct {
 	_            noCopy
 	state        taskState
 	id           uint32 // set once, atomically, when the task joins the registry
 	polls        uint32 // written by the runner; see stLocked
-	waitOp       WaitOp // likewise
+	off          uint32 // the header's offset in its task; see self
 	awaiter      Waker  // guarded by stLocked
 	ex           *core
 	next         *header // run-queue link
 	rprev, rnext *header // registry links, guarded by ex.regMu
-	self         runnable
+	tab          unsafe.Pointer
 	// aux is, while the task is live, what its latest pending poll waits
 	// on (a fmt.Stringer, for dumps), and once it completed, its error or
 	// *PanicError. Written by the runner; see stLocked.
 	aux any
+}
+
+// self returns the task that h heads as a runnable. An interface value is
+// two words, the type's method table (itab) and a pointer to the value;
+// the header keeps only the first, in tab, since the second is the task's
+// address, off bytes before h. This saves a word of every task, and is
+// the one place that relies on the layout of an interface value, which
+// the Go runtime has kept since Go 1.4 (TestIdleSizes checks that a task
+// rebuilt this way is the task). A function pointer would be a word too,
+// but taking a generic function's value inside generic code allocates a
+// closure for its dictionary, at every spawn.
+func (h *header) self() runnable {
+	var r runnable
+	words := (*[2]unsafe.Pointer)(unsafe.Pointer(&r))
+	words[0], words[1] = h.tab, unsafe.Add(unsafe.Pointer(h), -int(h.off))
+	return r
 }
 
 // noCopy makes go vet's copylocks check report a copy of the struct that
@@ -157,7 +185,7 @@ func (h *header) close(bits uint32) bool {
 		}
 		if h.state.CompareAndSwap(s, s|stClosed|bits) {
 			if s&(stRunning|stScheduled) == 0 {
-				h.self.discard()
+				h.self().discard()
 			}
 			h.wakeAwaiter()
 			return true
@@ -334,7 +362,7 @@ func (t *task[T, F]) run(cx *Context) bool {
 	if ok {
 		t.out, t.aux = out, err
 	} else {
-		t.aux, t.waitOp = cx.waitOn, cx.waitOp
+		t.aux = cx.waitOn
 	}
 	cx.waitOn = nil // the executor reuses cx: keep no resource alive
 
@@ -373,7 +401,7 @@ func (t *task[T, F]) run(cx *Context) bool {
 			} else {
 				t.close(stExecClosed) // running: this only marks it
 			}
-		case t.state.CompareAndSwap(s, s&^stRunning):
+		case t.state.CompareAndSwap(s, s&^(stRunning|stOpMask)|uint32(cx.waitOp)<<stOpShift):
 			// Pending. If a wake arrived during the poll, stScheduled is
 			// still set and the caller queues the task again.
 			return s&stScheduled != 0
@@ -457,7 +485,9 @@ func SpawnOn[T any, F Future[T]](ex Spawner, f F) *Task[T] {
 	// The task is not yet published, so plain writes will do; the state
 	// word is not an atomic.Uint32 for this reason (see taskState).
 	t := &task[T, F]{fut: f, Task: Task[T]{header: header{state: taskState(stScheduled), ex: c}}}
-	t.self = t
+	var self runnable = t
+	t.tab = (*[2]unsafe.Pointer)(unsafe.Pointer(&self))[0]
+	t.off = uint32(unsafe.Offsetof(t.Task) + unsafe.Offsetof(t.Task.header))
 	if !c.spawn(&t.header) {
 		t.state = taskState(stClosed | stExecClosed)
 		var zf F

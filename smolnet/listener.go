@@ -2,6 +2,7 @@ package smolnet
 
 import (
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -67,30 +68,31 @@ type listener[A endpoint] struct {
 
 // pollAccept accepts one connection and registers it with the reactor,
 // running setup first on the bare descriptor, which no one else can see
-// yet. It returns the connection's FD and the peer's socket address;
+// yet. It returns the connection's FD and the peer's address (unset for
+// a Unix socket);
 // errors are *net.OpError values with Op "accept".
-func (l *listener[A]) pollAccept(cx *smol.Context, setup func(s int) error) (fd *smol.FD, peer unix.Sockaddr, ok bool, err error) {
+func (l *listener[A]) pollAccept(cx *smol.Context, setup func(s int) error) (fd *smol.FD, peer netip.AddrPort, ok bool, err error) {
 	for {
 		// While backing off, wait for the timer, not for readability.
 		if l.bo.wait(cx) {
 			cx.WaitingOn(l, smol.WaitAccept)
-			return nil, nil, false, nil
+			return nil, peer, false, nil
 		}
 		nfd, ok, err := l.fd.PollReadWith(cx, func(s int) (int, error) {
-			n, sa, e := sysAccept(s)
-			peer = sa
+			n, ap, e := sysAccept(s)
+			peer = ap
 			return n, e
 		})
 		if !ok {
 			cx.WaitingOn(l, smol.WaitAccept)
-			return nil, nil, false, nil
+			return nil, peer, false, nil
 		}
 		switch err {
 		case nil:
 			l.bo.succeeded()
 			fd, err := register(nfd, setup)
 			if err != nil {
-				return nil, nil, true, l.opErr("accept", err)
+				return nil, peer, true, l.opErr("accept", err)
 			}
 			fd.SetStream() // a byte stream: see smol.FD.SetStream
 			return fd, peer, true, nil
@@ -106,7 +108,7 @@ func (l *listener[A]) pollAccept(cx *smol.Context, setup func(s int) error) (fd 
 			}
 			continue
 		}
-		return nil, nil, true, l.opErr("accept", sockErr("accept", err))
+		return nil, peer, true, l.opErr("accept", sockErr("accept", err))
 	}
 }
 

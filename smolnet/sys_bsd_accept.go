@@ -3,6 +3,7 @@
 package smolnet
 
 import (
+	"net/netip"
 	"runtime"
 	"syscall"
 
@@ -17,7 +18,12 @@ func sysSocket(family, typ int) (int, error) {
 
 // sysAccept is accept(2) plus close-on-exec under ForkLock and non-blocking
 // mode: x/sys/unix has no accept4 wrapper here.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
+func sysAccept(fd int) (int, netip.AddrPort, error) {
+	nfd, sa, err := sysAcceptSockaddr(fd)
+	return nfd, sockaddrToAddrPort(sa), err
+}
+
+func sysAcceptSockaddr(fd int) (int, unix.Sockaddr, error) {
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {

@@ -3,6 +3,7 @@
 package smolnet
 
 import (
+	"net/netip"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -16,7 +17,12 @@ func sysSocket(family, typ int) (int, error) {
 
 // sysAccept accepts one connection as a non-blocking, close-on-exec socket
 // in one system call.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
+func sysAccept(fd int) (int, netip.AddrPort, error) {
+	nfd, sa, err := sysAcceptSockaddr(fd)
+	return nfd, sockaddrToAddrPort(sa), err
+}
+
+func sysAcceptSockaddr(fd int) (int, unix.Sockaddr, error) {
 	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 }
 

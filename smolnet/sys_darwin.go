@@ -3,6 +3,7 @@
 package smolnet
 
 import (
+	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +35,12 @@ func sysSocket(family, typ int) (int, error) {
 
 // sysAccept is accept(2) plus close-on-exec under ForkLock, non-blocking
 // mode, and SO_NOSIGPIPE (darwin has no accept4).
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
+func sysAccept(fd int) (int, netip.AddrPort, error) {
+	nfd, sa, err := sysAcceptSockaddr(fd)
+	return nfd, sockaddrToAddrPort(sa), err
+}
+
+func sysAcceptSockaddr(fd int) (int, unix.Sockaddr, error) {
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {

@@ -3,6 +3,7 @@
 package smolnet
 
 import (
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,16 +19,48 @@ func sysSocket(family, typ int) (int, error) {
 }
 
 // sysAccept accepts one connection as a non-blocking, close-on-exec socket
-// in one system call.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+// in one system call, and returns the peer's address. It is a bare
+// accept4(2) into a socket address on the stack, so accepting leaves no
+// garbage behind (x/sys's Accept4 allocates the address twice), and a raw
+// one: the listening socket is non-blocking.
+func sysAccept(fd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	nfd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(nfd), rawToAddrPort(&rsa), nil
+}
+
+// rawToAddrPort decodes an IPv4 or IPv6 socket address as
+// sockaddrToAddrPort does; anything else is an unset address.
+func rawToAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), netPort(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return sockaddrToAddrPort(&unix.SockaddrInet6{Port: int(netPort(sa.Port)), ZoneId: sa.Scope_id, Addr: sa.Addr})
+	}
+	return netip.AddrPort{}
+}
+
+// netPort converts a port in network byte order, as the kernel stores it.
+func netPort(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // sysSend writes p to a socket without raising SIGPIPE when the peer has
 // gone: the write fails with EPIPE instead. p must not be empty. It is a
-// bare sendto(2) so that it allocates nothing.
+// bare sendto(2) so that it allocates nothing, and a raw one, which skips
+// the Go scheduler's entersyscall and exitsyscall: the socket is
+// non-blocking, so the call never blocks.
 func sysSend(fd int, p []byte) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}

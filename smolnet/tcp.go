@@ -2,6 +2,7 @@ package smolnet
 
 import (
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/smolgo/smol"
@@ -173,7 +174,7 @@ func (l *TCPListener) PollAccept(cx *smol.Context) (*TCPConn, bool, error) {
 	if !ok || err != nil {
 		return nil, ok, err
 	}
-	return newTCPConn(fd, laddr, sockaddrToAddrPort(peer)), true, nil
+	return newTCPConn(fd, laddr, peer), true, nil
 }
 
 // Accept returns a future of the next connection; see
@@ -210,8 +211,12 @@ type TCPConn struct {
 
 // newTCPConn wraps a connected socket; laddr may be shared.
 func newTCPConn(fd *smol.FD, laddr *tcpEndpoint, raddr netip.AddrPort) *TCPConn {
-	return closeWhenUnreachable(&TCPConn{conn[tcpEndpoint]{fd: fd, laddr: laddr, raddr: tcpEndpoint(raddr)}}, fd)
+	c := &TCPConn{conn[tcpEndpoint]{fd: fd, laddr: laddr, raddr: tcpEndpoint(raddr)}}
+	runtime.SetFinalizer(c, finalizeTCPConn) // see finalizeConn
+	return c
 }
+
+func finalizeTCPConn(c *TCPConn) { finalizeConn(&c.conn) }
 
 // LocalAddrPort returns the local address.
 func (c *TCPConn) LocalAddrPort() netip.AddrPort { return c.laddr.addrPort() }

@@ -2,6 +2,7 @@ package smolnet
 
 import (
 	"net"
+	"runtime"
 
 	"github.com/smolgo/smol"
 	"golang.org/x/sys/unix"
@@ -148,8 +149,12 @@ type UnixConn struct {
 
 // newUnixConn wraps a connected socket; laddr may be shared, or nil for
 // an unbound socket.
+func finalizeUnixConn(c *UnixConn) { finalizeConn(&c.conn) }
+
 func newUnixConn(fd *smol.FD, laddr *unixEndpoint, raddr unixEndpoint) *UnixConn {
-	return closeWhenUnreachable(&UnixConn{conn[unixEndpoint]{fd: fd, laddr: laddr, raddr: raddr}}, fd)
+	c := &UnixConn{conn[unixEndpoint]{fd: fd, laddr: laddr, raddr: raddr}}
+	runtime.SetFinalizer(c, finalizeUnixConn) // see finalizeConn
+	return c
 }
 
 // UnixgramConn is a Unix-domain datagram socket.

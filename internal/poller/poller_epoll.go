@@ -224,6 +224,10 @@ func (b *backend) parkWait(timeout time.Duration) (r int, errno unix.Errno, ok b
 	case err == nil:
 		return b.pr, b.perrno, true
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		// A timeout or a kick. A kick's wake-up stays in the eventfd and
+		// makes the next Wait return at once; draining it here instead
+		// would put a system call between the wake and the woken task
+		// (tried: no better, 20-44 µs p50 against 20-26 µs).
 		return 0, 0, true
 	}
 	b.rc = nil // not pollable after all: block in the kernel from now on

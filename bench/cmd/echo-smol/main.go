@@ -5,9 +5,15 @@
 //
 // Setup for one core: the driver runs it with GOMAXPROCS=1 under
 // taskset -c 0.
+//
+// -budget N gives the executor a cooperative budget of N units per poll
+// instead of the default (smol.WithBudget); a huge value turns the forced
+// yields off, which is how bench/ab.sh measures what the budget costs.
 package main
 
 import (
+	"flag"
+
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/bench/internal/echoserver"
 	"github.com/smolgo/smol/internal/echo"
@@ -15,13 +21,18 @@ import (
 )
 
 func main() {
+	budget := flag.Int("budget", 0, "cooperative budget per poll (0: the default)")
 	cfg := echoserver.ParseFlags()
 	ln, err := smolnet.Listen("tcp", cfg.Addr)
 	if err != nil {
 		echoserver.Fatal("listen: %v", err)
 	}
 	echoserver.Ready(cfg, "smol", ln.Addr().String(), "LocalExecutor, a state machine per connection, shared read buffer")
-	ex := smol.NewLocalExecutor()
+	var opts []smol.Option
+	if *budget > 0 {
+		opts = append(opts, smol.WithBudget(*budget))
+	}
+	ex := smol.NewLocalExecutor(opts...)
 	_, err = smol.Run(ex, echo.NewServer(ln, ex))
 	echoserver.Fatal("stopped: %v", err)
 }
