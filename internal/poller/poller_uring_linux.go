@@ -139,7 +139,7 @@ type uringBackend struct {
 	// Wait releases it while it parks, so that Add and Delete are never
 	// held up by a waiting goroutine.
 	mu    sync.Mutex
-	regs  []ureg
+	regs  regTable
 	seq   uint32
 	rearm []int32 // fds whose multishot poll ended, to re-arm in Wait
 	// reremove lists the polls (their user data) whose removal the
@@ -152,11 +152,41 @@ type uringBackend struct {
 	batch uint32
 }
 
+// regTable maps fds to registrations: pages of 256 entries, allocated
+// when an fd in their range is first added and never moved. A flat slice
+// grown by append copied itself on every growth, which came to 320 bytes
+// allocated per connection in internal/echo's TestIdleConnMemory (fds are
+// dense but the table is indexed by fd, and append grows large slices by
+// a quarter); pages cost the 24-byte entries and nothing more.
+type regTable struct{ pages []*[regPage]ureg }
+
+const regPage = 256
+
+// get returns fd's entry, or nil if its page was never allocated.
+func (t *regTable) get(fd int) *ureg {
+	if fd < 0 || fd/regPage >= len(t.pages) || t.pages[fd/regPage] == nil {
+		return nil
+	}
+	return &t.pages[fd/regPage][fd%regPage]
+}
+
+// slot returns fd's entry, allocating its page (fd >= 0).
+func (t *regTable) slot(fd int) *ureg {
+	p := fd / regPage
+	for p >= len(t.pages) {
+		t.pages = append(t.pages, nil)
+	}
+	if t.pages[p] == nil {
+		t.pages[p] = new([regPage]ureg)
+	}
+	return &t.pages[p][fd%regPage]
+}
+
 // ureg is one fd's registration; seq 0 means none.
 type ureg struct {
 	key   uint64
 	seq   uint32
-	mask  uint32 // the poll's interest
+	mask  uint16 // the poll's interest (POLLRDHUP, the highest bit, is 0x2000)
 	multi bool   // edge-triggered (Add) rather than one-shot
 	armed bool   // a poll request for seq is in flight or prepared
 	// batch and slot say where this fd's event is in the events slice of
@@ -210,9 +240,9 @@ func (u *uringBackend) arm(fd int, r *ureg) error {
 		return err
 	}
 	if r.multi {
-		uring.PrepPollMultishot(sqe, fd, r.mask, userData(fd, r.seq))
+		uring.PrepPollMultishot(sqe, fd, uint32(r.mask), userData(fd, r.seq))
 	} else {
-		uring.PrepPoll(sqe, fd, r.mask, userData(fd, r.seq))
+		uring.PrepPoll(sqe, fd, uint32(r.mask), userData(fd, r.seq))
 	}
 	r.armed = true
 	return nil
@@ -265,10 +295,7 @@ func (u *uringBackend) add(fd int, key uint64, m mode, read, write bool) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if fd >= len(u.regs) {
-		u.regs = append(u.regs, make([]ureg, fd+1-len(u.regs))...)
-	}
-	r := &u.regs[fd]
+	r := u.regs.slot(fd)
 	if r.seq != 0 {
 		return os.NewSyscallError("io_uring poll_add", unix.EEXIST)
 	}
@@ -286,8 +313,8 @@ func (u *uringBackend) add(fd int, key uint64, m mode, read, write bool) error {
 }
 
 // oneShotMask is the one-shot interest for the given directions.
-func oneShotMask(read, write bool) uint32 {
-	var e uint32
+func oneShotMask(read, write bool) uint16 {
+	var e uint16
 	if read {
 		e |= unix.POLLIN | unix.POLLRDHUP
 	}
@@ -301,10 +328,10 @@ func oneShotMask(read, write bool) uint32 {
 func (u *uringBackend) modify(fd int, key uint64, read, write bool) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if fd < 0 || fd >= len(u.regs) || u.regs[fd].seq == 0 {
+	r := u.regs.get(fd)
+	if r == nil || r.seq == 0 {
 		return os.NewSyscallError("io_uring poll_add", unix.ENOENT)
 	}
-	r := &u.regs[fd]
 	if err := u.disarm(fd, r); err != nil {
 		return err
 	}
@@ -322,10 +349,10 @@ func (u *uringBackend) modify(fd int, key uint64, read, write bool) error {
 func (u *uringBackend) del(fd int) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if fd < 0 || fd >= len(u.regs) || u.regs[fd].seq == 0 {
+	r := u.regs.get(fd)
+	if r == nil || r.seq == 0 {
 		return os.NewSyscallError("io_uring poll_remove", unix.ENOENT)
 	}
-	r := &u.regs[fd]
 	if err := u.disarm(fd, r); err != nil {
 		return err
 	}
@@ -399,10 +426,10 @@ func (u *uringBackend) prepRearms() {
 	}
 	for len(u.rearm) > 0 {
 		fd := int(u.rearm[len(u.rearm)-1])
-		if fd < len(u.regs) {
+		{
 			// Still registered, multishot and not armed since: re-arm. A
 			// Delete or Modify in between left seq 0 or a one-shot.
-			if r := &u.regs[fd]; r.seq != 0 && r.multi && !r.armed {
+			if r := u.regs.get(fd); r != nil && r.seq != 0 && r.multi && !r.armed {
 				if u.arm(fd, r) != nil {
 					return
 				}
@@ -463,10 +490,10 @@ func (u *uringBackend) convert(c *uring.CQE, events []Event, n int) int {
 		}
 		return n
 	}
-	if fd >= len(u.regs) || u.regs[fd].seq != seq {
+	r := u.regs.get(fd)
+	if r == nil || r.seq != seq {
 		return n // stale: see the state machine above
 	}
-	r := &u.regs[fd]
 	more := c.Flags&uring.CQEFMore != 0
 	if !more {
 		r.armed = false

@@ -137,7 +137,7 @@ func TestURingRearm(t *testing.T) {
 		u.mu.Unlock()
 		t.Fatal(err)
 	}
-	uring.PrepCancel(sqe, userData(a, u.regs[a].seq), false, userData(a, 0))
+	uring.PrepCancel(sqe, userData(a, u.regs.get(a).seq), false, userData(a, 0))
 	_, err = u.ring.Submit()
 	u.mu.Unlock()
 	if err != nil {
