@@ -307,13 +307,16 @@ func TestMisuse(t *testing.T) {
 	fromGoroutine := make(chan any, 1)
 	first := coro.Spawn(ex, func(co *coro.Co) (int, error) {
 		leaked = co
-		go func() {
-			defer func() { fromGoroutine <- recover() }()
-			coro.Await(co, smol.Ready(1)) // while co is suspended below
-		}()
 		return coro.Await(co, smol.Never[int]())
 	})
 	tickAll(ex)
+	// From another goroutine, once the coroutine is suspended (a goroutine
+	// started from inside it could run before it suspends, while the
+	// handle is legitimately in use).
+	go func() {
+		defer func() { fromGoroutine <- recover() }()
+		coro.Await(leaked, smol.Ready(1))
+	}()
 	if r, _ := (<-fromGoroutine).(string); !strings.Contains(r, "outside its coroutine") {
 		t.Fatalf("from another goroutine: %q", r)
 	}

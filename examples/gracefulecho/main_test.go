@@ -124,7 +124,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := io.WriteString(busy, "wor"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the server read it
+	time.Sleep(200 * time.Millisecond) // let the server read it
 
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -164,10 +164,11 @@ func TestDeadline(t *testing.T) {
 	const drain = 300 * time.Millisecond
 	cmd, addr, lines := startServer(t, drain)
 	stuck, stuckR := dial(t, addr)
+	roundTrip(t, stuck, stuckR, "accepted?\n") // the server holds it now
 	if _, err := io.WriteString(stuck, "never ends"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // let the server read it
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	expect(t, lines, "shutting down: interrupt, 1 connections open")
