@@ -353,6 +353,24 @@ func (u *uringBackend) del(fd int) error {
 	if r == nil || r.seq == 0 {
 		return os.NewSyscallError("io_uring poll_remove", unix.ENOENT)
 	}
+	// A synchronous cancel: when it returns, the poll request is gone and
+	// has dropped its reference to the file, so the caller's close closes
+	// the socket at once (a listener refuses connections, a peer sees the
+	// FIN or RST). An asynchronous removal returns before the request's
+	// completion work has run on the thread that armed it, which left a
+	// closed listener accepting for a moment (examples/gracefulecho's
+	// TestGracefulShutdown failed on io_uring). ENOENT: it had ended
+	// already. Kernels before 6.0 lack it (EINVAL): remove asynchronously.
+	if r.armed {
+		if u.ring.Pending() != 0 {
+			u.submit() // the poll may still be queued: hand it over first
+		}
+		err := u.ring.CancelSync(userData(fd, r.seq), time.Second)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			*r = ureg{}
+			return nil
+		}
+	}
 	if err := u.disarm(fd, r); err != nil {
 		return err
 	}

@@ -41,6 +41,7 @@ package uring
 import (
 	"os"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -248,5 +249,20 @@ func (b *BufRing) free() error {
 		err = e
 	}
 	b.bufs, b.ring, b.data = nil, nil, nil
+	return err
+}
+
+// CancelSync cancels the request whose user data is target and returns
+// once it has completed, or after timeout (IORING_REGISTER_SYNC_CANCEL,
+// 6.0+). The kernel frees a cancelled request, and with it the request's
+// reference to its file, only after the request's completion work has run
+// on the thread that submitted it; an asynchronous cancel returns before
+// that, and can even fail with EALREADY while that work is running. It
+// returns nil if a request was cancelled and an error wrapping ENOENT if
+// none matched (it had completed already). Like Notify, it may be called
+// while another goroutine uses the ring's owner methods.
+func (r *Ring) CancelSync(target uint64, timeout time.Duration) error {
+	reg := syncCancelReg{addr: target, fd: -1, timeout: unix.NsecToTimespec(int64(timeout))}
+	_, err := register(r.fd, registerSyncCancel, unsafe.Pointer(&reg), 1)
 	return err
 }
