@@ -59,11 +59,13 @@
 //
 // # System calls
 //
-// Add, AddOneShot, Modify and Delete each prepare their SQE and submit it at
-// once (one io_uring_enter, the twin of epoll_ctl's one call): a Wait may
-// be parked, and an fd registered only at its next wake-up would miss
-// readiness reported meanwhile, while a poll removed late keeps a closed
-// socket open in the kernel (the request holds a reference to the file).
+// Add, AddOneShot and Modify each prepare their SQE and submit it at once
+// (one io_uring_enter, the twin of epoll_ctl's one call): a Wait may be
+// parked, and an fd registered only at its next wake-up would miss
+// readiness reported meanwhile. Delete cancels synchronously (one
+// io_uring_register, IORING_REGISTER_SYNC_CANCEL), because a poll removed
+// late keeps a closed socket open in the kernel (the request holds a
+// reference to the file); see del.
 // Re-arms are batched: Wait prepares every pending one and submits them
 // all with the one enter it makes, before it reaps. A Wait that has
 // nothing to submit and finds completions ready makes no system call; a
