@@ -35,6 +35,27 @@ func (f *flag) fire() {
 	}
 }
 
+// registerPipe registers one end of a pipe with the reactor until the
+// test ends: a registered FD makes the reactor exist and keeps a parked
+// driver waiting in the poller rather than on a channel.
+func registerPipe(tb testing.TB) {
+	tb.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		tb.Fatal(err)
+	}
+	fd, err := smol.NewFD(p[0])
+	if err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		fd.Close()
+		unix.Close(p[1])
+	})
+}
+
 // loadCPUs keeps every CPU busy with spinning goroutines until stop is
 // called, as a loaded server would.
 func loadCPUs() (stop func()) {
@@ -72,18 +93,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // before each wake so that the driver has parked.
 func BenchmarkWakeParked(b *testing.B) {
 	b.Run("blockon", func(b *testing.B) {
-		// A registered FD makes the reactor exist and keeps the driver
-		// waiting in the poller rather than on a channel.
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-			b.Fatal(err)
-		}
-		defer unix.Close(p[1])
-		fd, err := smol.NewFD(p[0])
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer fd.Close()
+		registerPipe(b)
 		stop := loadCPUs()
 		defer stop()
 		lat := make([]time.Duration, 0, b.N)
@@ -130,16 +140,7 @@ func BenchmarkWakeParked(b *testing.B) {
 // it, or while a kick from the previous round is still landing. A lost
 // wake hangs the test.
 func TestStressWakeParkedInPoller(t *testing.T) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[1])
-	fd, err := smol.NewFD(p[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fd.Close()
+	registerPipe(t)
 	for i := range 3000 {
 		f := &flag{}
 		go func() {

@@ -199,23 +199,7 @@ func (r *Ring) parkWait(toSubmit uint32, timeout time.Duration) (int, error) {
 			return n, nil
 		}
 	}
-	r.setParkDeadline(timeout)
-	r.Stats.Parks++
-	// The runtime registered the fd edge-triggered. If the callback saw no
-	// completion, the next one to be posted is a new edge; one posted
-	// between the callback's look and the park leaves the runtime's ready
-	// flag set, so the callback runs again at once. No completion is slept
-	// through.
-	r.parked.Store(true)
-	err := r.rc.Read(r.onReadable)
-	r.parked.Store(false)
-	switch {
-	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
-		return n, nil
-	case r.closed.Load():
-		return n, ErrClosed
-	}
-	return n, err
+	return n, r.parkRuntime(timeout)
 }
 
 // Park waits, without submitting anything, until a completion is ready,
@@ -266,12 +250,20 @@ func (r *Ring) Park(timeout time.Duration) error {
 			return os.NewSyscallError("io_uring_enter", e)
 		}
 	}
+	return r.parkRuntime(timeout)
+}
+
+// parkRuntime parks the goroutine in the Go runtime's poller on the ring
+// fd until a completion is posted, Notify kicks it, or timeout passes; it
+// returns nil for each, ErrClosed if the ring was closed meanwhile. The
+// runtime registered the fd edge-triggered: if the callback saw no
+// completion, the next one to be posted is a new edge, and one posted
+// between the callback's look and the park leaves the runtime's ready
+// flag set, so the callback runs again at once. No completion is slept
+// through. parked lets Notify kick the park (see kick).
+func (r *Ring) parkRuntime(timeout time.Duration) error {
 	r.setParkDeadline(timeout)
 	r.Stats.Parks++
-	// As in parkWait: the runtime registered the fd edge-triggered, and
-	// the callback looks at the CQ before the goroutine sleeps, so a
-	// completion posted at any point is not slept through. parked lets
-	// Notify kick the park (see kick).
 	r.parked.Store(true)
 	err := r.rc.Read(r.onReadable)
 	r.parked.Store(false)
