@@ -75,10 +75,10 @@ func (cx *Context) spendBytes(n int) {
 }
 
 // yielded reports, and clears, whether the poll just made ran out of
-// budget. A task that spends its budget may be the only runnable one, on
-// an executor that checks I/O only every 61 polls: the executor checks it
-// now instead, so that tasks waiting for I/O get their turn after one
-// budget's worth of work, not 61.
+// budget, or spent half of it (see busy). A task that spends its budget may
+// be the only runnable one, on an executor that checks I/O only every 61
+// polls: the executor checks it now instead, so that tasks waiting for I/O
+// get their turn after one budget's worth of work, not 61.
 func (cx *Context) yielded() bool {
 	s := cx.spent
 	cx.spent = false

@@ -11,17 +11,24 @@ import (
 //
 // The run queue has two halves. Pushers prepend to inbox, a lock-free stack,
 // with one CAS. The consumer side (the goroutine driving a LocalExecutor, or
-// the Executor worker holding its queue lock) pops from head, a FIFO list it
-// alone touches; when head is empty it swaps the whole inbox out and
-// reverses it onto head. Every task in the inbox was pushed after every task
-// on head, so tasks leave in the order they were pushed.
+// the Executor worker holding its queue lock) pops from queue, a FIFO list
+// it alone touches; when queue is empty it swaps the whole inbox out and
+// reverses it onto queue. Every task in the inbox was pushed after every
+// task on queue, so tasks leave in the order they were pushed.
+//
+// Taking the inbox sorts out the busy tasks, those whose latest poll spent
+// at least half their budget (stBusy), onto a list of their own, busy; see
+// next for how the two lists take turns.
 type core struct {
-	inbox      atomic.Pointer[header] // newest first, linked through next
-	head, tail *header                // oldest first; owned by the consumer side
-	nhead      int                    // the length of head; owned by the consumer side
-	closed     atomic.Bool            // set under regMu; read without it on hot paths
-	regMu      sync.Mutex             // guards the registry
-	tasks      *header                // registry, linked through rprev and rnext
+	inbox  atomic.Pointer[header] // newest first, linked through next
+	queue  taskList               // owned by the consumer side
+	busy   taskList               // owned by the consumer side
+	closed atomic.Bool            // set under regMu; read without it on hot paths
+	// busyTurn: a batch was taken while busy tasks waited, and the oldest
+	// of them runs when it is done (see next); owned by the consumer side.
+	busyTurn bool
+	regMu    sync.Mutex // guards the registry
+	tasks    *header    // registry, linked through rprev and rnext
 	// wakeup gets a runner going after a push: the local executor unparks its
 	// goroutine, the multi-threaded one wakes a sleeping worker.
 	wakeup func()
@@ -72,43 +79,99 @@ func (c *core) schedule(h *header) {
 	c.wakeup()
 }
 
-// pop takes the first task of the head list, or returns nil if the list is
-// empty; the caller holds the consumer side and takes the inbox when it
-// wants to.
-func (c *core) pop() *header {
-	h := c.head
+// taskList is a FIFO list of tasks linked through next, oldest first,
+// touched only by the consumer side.
+type taskList struct {
+	head, tail *header
+	n          int
+}
+
+// pop takes the first task, or returns nil if the list is empty.
+func (l *taskList) pop() *header {
+	h := l.head
 	if h == nil {
 		return nil
 	}
-	c.head, h.next = h.next, nil
-	if c.head == nil {
-		c.tail = nil
+	l.head, h.next = h.next, nil
+	if l.head == nil {
+		l.tail = nil
 	}
-	c.nhead--
+	l.n--
 	return h
 }
 
-// takeInbox moves the inbox, oldest first, onto the end of the head list;
-// the caller holds the consumer side.
+// append moves the tasks of o, a list no one else holds, to the end of l.
+func (l *taskList) append(o taskList) {
+	if o.head == nil {
+		return
+	}
+	if l.tail == nil {
+		l.head = o.head
+	} else {
+		l.tail.next = o.head
+	}
+	l.tail = o.tail
+	l.n += o.n
+}
+
+// takeInbox moves the inbox, oldest first, onto the end of the queue, and
+// its busy tasks onto the end of the busy list; the caller holds the
+// consumer side.
 func (c *core) takeInbox() {
 	if c.inbox.Load() == nil { // a load is cheaper than a swap
 		return
 	}
-	var first *header
-	last := c.inbox.Swap(nil)
-	for h := last; h != nil; {
+	var light, busy taskList
+	for h := c.inbox.Swap(nil); h != nil; {
 		next := h.next
-		h.next, first = first, h
+		// The inbox is newest first: prepend to get oldest first.
+		l := &light
+		if h.state.Load()&stBusy != 0 {
+			l = &busy
+		}
+		if l.tail == nil {
+			l.tail = h
+		}
+		h.next, l.head = l.head, h
+		l.n++
 		h = next
-		c.nhead++
 	}
-	if c.tail == nil {
-		c.head = first
-	} else {
-		c.tail.next = first
-	}
-	c.tail = last
+	c.queue.append(light)
+	c.busy.append(busy)
 }
+
+// next takes the task to poll next, or returns nil if none is queued; the
+// caller holds the consumer side. The tasks that are not busy run in
+// batches: the queue is the batch, and when it is empty the inbox becomes
+// the next one. A batch taken while busy tasks wait is followed by a poll
+// of the oldest of them; when no task but busy ones was woken, they run one
+// after another, with a look at the inbox before each.
+//
+// A task woken by an event or another task, unless its own latest poll was
+// busy, thus waits for at most the batch in front of it and one busy poll,
+// however many tasks spend their whole budget on every poll (a burst of
+// connections that each send a mebibyte does); and a busy task still gets
+// a poll per batch, so a stream of other tasks cannot starve it.
+func (c *core) next() *header {
+	if h := c.queue.pop(); h != nil {
+		return h
+	}
+	if c.busyTurn {
+		c.busyTurn = false
+		if h := c.busy.pop(); h != nil {
+			return h
+		}
+	}
+	c.takeInbox()
+	if h := c.queue.pop(); h != nil {
+		c.busyTurn = c.busy.head != nil
+		return h
+	}
+	return c.busy.pop()
+}
+
+// queued counts the tasks that the consumer side holds.
+func (c *core) queued() int { return c.queue.n + c.busy.n }
 
 // spawn queues a new task, already marked scheduled, or reports false if
 // the executor is closed. A task joins the registry only when it first
@@ -213,8 +276,9 @@ func (c *core) close() bool {
 func (c *core) dropQueued() {
 	for c.acquire() {
 		c.takeInbox()
-		list := c.head
-		c.head, c.tail, c.nhead = nil, nil, 0
+		c.queue.append(c.busy)
+		list := c.queue.head
+		c.queue, c.busy = taskList{}, taskList{}
 		c.release()
 		// A push that failed to acquire while we held the consumer side
 		// left its task to us: look at the inbox again after releasing.

@@ -148,8 +148,8 @@ func WithBudget(n int) Option {
 }
 
 // WithScheduler makes a LocalExecutor ask choose which queued task to run
-// next, instead of running them in the order they were woken: choose gets
-// the ids of the queued tasks, oldest first (the ids of [TaskInfo], given
+// next, instead of its own order (see [LocalExecutor]): choose gets the
+// ids of the queued tasks, oldest first, busy or not (the ids of [TaskInfo], given
 // at spawn under a chooser), and returns an index into that slice, which
 // it must not keep. It is the hook of deterministic simulation, which
 // draws the index from a seeded generator; each task run then costs a walk

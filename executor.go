@@ -18,7 +18,7 @@ import (
 type Executor struct {
 	core
 	qmu      sync.Mutex                // the consumer side of the global queue
-	nglobal  atomic.Int32              // core.nhead, published under qmu
+	nglobal  atomic.Int32              // core.queued(), published under qmu
 	wmu      sync.Mutex                // guards sleepers and the workers slice
 	workers  atomic.Pointer[[]*worker] // copy-on-write, read by stealers without wmu
 	sleepers []*worker
@@ -200,7 +200,7 @@ func (ex *Executor) globalLen() int {
 	ex.lockGlobal()
 	defer ex.unlockGlobal()
 	ex.takeInbox()
-	return ex.nhead
+	return ex.queued()
 }
 
 // queuedHint estimates how many tasks wait in the global queue: the inbox,
@@ -323,16 +323,13 @@ func (w *worker) takeGlobal() *header {
 	}
 	ex.lockGlobal()
 	defer ex.unlockGlobal()
-	if ex.nhead == 0 {
-		ex.takeInbox()
-	}
-	h := ex.pop()
+	h := ex.next()
 	if h == nil {
 		return nil
 	}
-	n := min(ex.nhead/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
+	n := min(ex.queued()/max(len(*ex.workers.Load()), 1), ringSize/2-w.q.len())
 	for ; n > 0; n-- {
-		w.q.push(ex.pop())
+		w.q.push(ex.next())
 	}
 	return h
 }
@@ -341,7 +338,7 @@ func (w *worker) takeGlobal() *header {
 // skipped when the value is unchanged, as it is when single tasks come and
 // go, since an atomic store is a locked instruction.
 func (ex *Executor) publishLen() {
-	if n := int32(ex.nhead); ex.nglobal.Load() != n {
+	if n := int32(ex.queued()); ex.nglobal.Load() != n {
 		ex.nglobal.Store(n)
 	}
 }

@@ -99,12 +99,15 @@ func (y *yieldFuture) Poll(cx *Context) (struct{}, bool, error) {
 		return struct{}{}, true, nil
 	}
 	y.yielded = true
+	cx.budget = 0 // the rest of the poll is given up too: the task is busy
 	cx.Waker().Wake()
 	return struct{}{}, false, nil
 }
 
 // YieldNow returns a future that is pending once, waking itself, and then
 // ready: awaiting it lets the executor run every other runnable task first.
+// It gives up the rest of the task's budget, so the poll that awaits it
+// should return pending at once, as it must anyway.
 func YieldNow() Future[struct{}] { return &yieldFuture{} }
 
 type mapFuture[A, B any] struct {

@@ -8,8 +8,14 @@ import (
 
 // LocalExecutor runs tasks on the one goroutine that drives it, by [Run],
 // [LocalExecutor.Tick] or [LocalExecutor.TryTick]. Tasks run in the order
-// they were woken (first woken, first run), so a program whose wakes all
-// come from its own tasks runs in the same order every time.
+// they were woken (first woken, first run), with one exception: a busy
+// task, one that yielded ([YieldNow]) or whose latest poll spent half its
+// budget or more, waits behind the others, and the busy tasks get one poll
+// after each batch of the others (a batch is what was woken while the
+// previous one ran). A fresh connection thus waits for a few polls, not for
+// a round of every connection moving bulk data, and a busy task is never
+// starved. A program whose wakes all come from its own tasks runs in the
+// same order every time.
 //
 // Tasks may be spawned, and wakes may come, from any goroutine. Driving the
 // executor from two goroutines at once is a bug; it is detected and panics.
@@ -78,14 +84,11 @@ func (ex *LocalExecutor) runOne() bool {
 	if ex.closed.Load() {
 		return false
 	}
-	if ex.head == nil {
-		ex.takeInbox()
-	}
 	var h *header
 	if ex.choose != nil {
 		h = ex.popChosen()
 	} else {
-		h = ex.pop()
+		h = ex.next()
 	}
 	if h == nil {
 		return false
@@ -100,14 +103,17 @@ func (ex *LocalExecutor) runOne() bool {
 	return true
 }
 
-// popChosen takes the queued task that the executor's chooser picks.
+// popChosen takes the queued task that the executor's chooser picks. The
+// chooser sees one list: the busy tasks are put back in line.
 func (ex *LocalExecutor) popChosen() *header {
 	ex.takeInbox()
-	if ex.head == nil {
+	ex.queue.append(ex.busy)
+	ex.busy = taskList{}
+	if ex.queue.head == nil {
 		return nil
 	}
 	ex.ids = ex.ids[:0]
-	for h := ex.head; h != nil; h = h.next {
+	for h := ex.queue.head; h != nil; h = h.next {
 		ex.ids = append(ex.ids, atomic.LoadUint32(&h.id))
 	}
 	i := ex.choose(ex.ids)
@@ -115,18 +121,18 @@ func (ex *LocalExecutor) popChosen() *header {
 		panic(fmt.Sprintf("smol: a WithScheduler chooser picked %d of %d queued tasks", i, len(ex.ids)))
 	}
 	if i == 0 {
-		return ex.pop()
+		return ex.queue.pop()
 	}
-	prev := ex.head
+	prev := ex.queue.head
 	for range i - 1 {
 		prev = prev.next
 	}
 	h := prev.next
 	prev.next, h.next = h.next, nil
-	if ex.tail == h {
-		ex.tail = prev
+	if ex.queue.tail == h {
+		ex.queue.tail = prev
 	}
-	ex.nhead--
+	ex.queue.n--
 	return h
 }
 
@@ -135,7 +141,7 @@ func (ex *LocalExecutor) popChosen() *header {
 // twice.
 func (ex *LocalExecutor) runQueued() {
 	ex.takeInbox()
-	for n := ex.nhead; n > 0 && !ex.closed.Load(); n-- {
+	for n := ex.queued(); n > 0 && !ex.closed.Load(); n-- {
 		if !ex.runOne() {
 			return
 		}

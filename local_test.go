@@ -58,18 +58,20 @@ func fifoProgram(t *testing.T) []string {
 }
 
 func TestLocalExecutorFIFO(t *testing.T) {
-	// Queue after each step, first woken first run:
-	//   A0 yield          [B C A]
-	//   B0 waits on sigB  [C A]
-	//   C0 yield          [A C]
-	//   A1 wakes B        [C B], A waits on sigA
-	//   C1 yield          [B C]
-	//   B1 spawns D       [C D], B yields [C D B]
-	//   C2 done           [D B]
-	//   D  done           [B]
-	//   B2 wakes A        [A]
-	//   A2 done
-	want := []string{"A0", "B0", "C0", "A1", "C1", "B1", "C2", "D", "B2", "A2"}
+	// The queues after each step: the tasks woken by others, first woken
+	// first run, and the busy ones (a task that yields is busy), which get
+	// one poll after each batch of the others (see core.next):
+	//   A0 yields                      woken [B C]  busy [A]
+	//   B0 waits on sigB               woken [C]    busy [A]
+	//   C0 yields                      woken []     busy [A C]
+	//   A1 wakes B, waits on sigA      woken [B]    busy [C]
+	//   B1 spawns D, yields            woken [D]    busy [C B] (C's turn came with B's batch)
+	//   C1 yields                      woken [D]    busy [B C]
+	//   D  done                        woken []     busy [B C]
+	//   B2 wakes A                     woken [A]    busy [C]
+	//   A2 done                        woken []     busy [C]
+	//   C2 done
+	want := []string{"A0", "B0", "C0", "A1", "B1", "C1", "D", "B2", "A2", "C2"}
 	first := fifoProgram(t)
 	if !reflect.DeepEqual(first, want) {
 		t.Fatalf("order %v, want %v", first, want)

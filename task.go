@@ -75,6 +75,7 @@ const (
 	stLocked                        // a spin lock; see above
 	stRegistered                    // in the executor's registry (it has waited)
 	stPanicked                      // with stCompleted: aux holds the *PanicError
+	stBusy                          // the latest poll spent half the budget or more; see core.next
 )
 
 // The top byte of the state word is the WaitOp of the latest pending poll,
@@ -365,6 +366,7 @@ func (t *task[T, F]) run(cx *Context) bool {
 		t.aux = cx.waitOn
 	}
 	cx.waitOn = nil // the executor reuses cx: keep no resource alive
+	busyBit := busy(cx)
 
 	// Publish the outcome.
 	for {
@@ -401,12 +403,25 @@ func (t *task[T, F]) run(cx *Context) bool {
 			} else {
 				t.close(stExecClosed) // running: this only marks it
 			}
-		case t.state.CompareAndSwap(s, s&^(stRunning|stOpMask)|uint32(cx.waitOp)<<stOpShift):
+		case t.state.CompareAndSwap(s, s&^(stRunning|stOpMask|stBusy)|uint32(cx.waitOp)<<stOpShift|busyBit):
 			// Pending. If a wake arrived during the poll, stScheduled is
 			// still set and the caller queues the task again.
 			return s&stScheduled != 0
 		}
 	}
+}
+
+// busy returns stBusy if the poll just made on cx spent at least half its
+// budget (I/O spends it by the byte, so a task moving bulk data is busy),
+// and 0 otherwise. A busy poll also counts as spent for Context.yielded:
+// the executor looks at I/O next, since the tasks it would wake wait for
+// their turn behind busy ones.
+func busy(cx *Context) uint32 {
+	if 2*(int64(cx.drv.budget)-int64(cx.budget)) >= int64(cx.drv.budget) {
+		cx.spent = true
+		return stBusy
+	}
+	return 0
 }
 
 // complete finishes a task whose future became ready; s is its new state.

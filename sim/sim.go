@@ -24,8 +24,9 @@
 //
 // # Seeds
 //
-// Seed 0 runs ready tasks in the order they were woken (a LocalExecutor's
-// FIFO); any other seed picks among them at random. [Test] runs a body over
+// Seed 0 runs ready tasks in the order they were woken, first woken first
+// run (a LocalExecutor does so too, but puts busy tasks behind the others);
+// any other seed picks among them at random. [Test] runs a body over
 // several seeds: by default seed 1, or the count given with [Seeds]; the
 // flags -sim.seed and -sim.count, or the environment variables
 // SMOL_SIM_SEED and SMOL_SIM_COUNT, choose them from the command line, the
