@@ -55,6 +55,8 @@ type options struct {
 	warmup, dur, settle     time.Duration
 	hold, stall, timeout    time.Duration
 	pid                     int
+	burst, bursts           int
+	burstDelay              time.Duration
 	jsonOut, verbose        bool
 }
 
@@ -62,7 +64,7 @@ func main() {
 	var o options
 	var res result.Result
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:17001", "server address (IPv4)")
-	flag.StringVar(&o.mode, "mode", "echo", "echo (ping-pong throughput and latency) or idle (memory per idle connection)")
+	flag.StringVar(&o.mode, "mode", "echo", "echo (ping-pong throughput and latency), idle (memory per idle connection) or burst (a fresh connection's first echo while every connection floods the server)")
 	flag.StringVar(&o.engine, "engine", "epoll", "client I/O engine for echo mode: epoll or goroutine")
 	flag.IntVar(&o.conns, "conns", 1000, "number of connections")
 	flag.IntVar(&o.size, "size", 64, "message size in bytes")
@@ -74,6 +76,9 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", 0, "idle: keep the connections open this long after measuring")
 	flag.DurationVar(&o.stall, "stall", 10*time.Second, "fail when no echo completes for this long")
 	flag.DurationVar(&o.timeout, "dial-timeout", 10*time.Second, "timeout to open and verify one connection")
+	flag.IntVar(&o.burst, "burst", 1<<20, "burst: bytes each connection writes at once")
+	flag.IntVar(&o.bursts, "bursts", 5, "burst: rounds, each with new connections")
+	flag.DurationVar(&o.burstDelay, "burst-delay", 20*time.Millisecond, "burst: wait after the burst starts before the fresh connection dials")
 	flag.IntVar(&o.pid, "pid", 0, "server PID, for its CPU time and resident memory (0: not measured)")
 	flag.StringVar(&o.ctl, "ctl", "", "idle: server control address, for memory after a forced GC")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as one JSON object")
@@ -121,8 +126,12 @@ func run(o *options, res *result.Result) error {
 		return runEcho(o, res, dst, p)
 	case "idle":
 		return runIdle(o, res, dst, p)
+	case "burst":
+		return runBurst(o, res, p)
+	case "probe":
+		return runProbe(o, p)
 	}
-	return fmt.Errorf("-mode %q: want echo or idle", o.mode)
+	return fmt.Errorf("-mode %q: want echo, idle or burst", o.mode)
 }
 
 // runEcho opens and verifies the connections, then runs the chosen engine.
@@ -355,6 +364,14 @@ func report(o *options, r *result.Result) {
 		if r.RSSGCBase != 0 {
 			fmt.Printf("  after forced GC %.1f -> %.1f MiB: %.0f B/conn\n",
 				float64(r.RSSGCBase)/(1<<20), float64(r.RSSGCLoad)/(1<<20), r.BytesConnG)
+		}
+	case "burst":
+		fmt.Printf("burst %s: %d conns x %d B at once, then a fresh connection's first %d B echo\n",
+			r.Addr, r.Conns, r.Burst, r.Size)
+		fmt.Printf("  first echo (write to reply): median %.1f ms, worst %.1f ms, rounds %v\n", r.FirstEchoMedMs, r.FirstEchoMaxMs, r.FirstEchoMs)
+		fmt.Printf("  dial: median %.1f ms, rounds %v\n", r.FirstDialMedMs, r.FirstDialMs)
+		if r.BusyAfterMs != nil {
+			fmt.Printf("  server CPU in the 100 ms after the echo: %v ms\n", r.BusyAfterMs)
 		}
 	}
 }

@@ -49,6 +49,17 @@ type Result struct {
 	RSSGCLoad  int64   `json:"rss_gc_loaded,omitempty"`
 	BytesConnG float64 `json:"bytes_per_conn_gc,omitempty"`
 
+	// Burst mode: while every other connection floods the server with
+	// Burst bytes, a fresh connection's dial and first echo (from the
+	// write of its request to the reply), one of each per round.
+	Burst          int       `json:"burst,omitempty"`
+	FirstDialMs    []float64 `json:"first_dial_ms,omitempty"`
+	FirstEchoMs    []float64 `json:"first_echo_ms,omitempty"`
+	FirstDialMedMs float64   `json:"first_dial_med_ms,omitempty"`
+	FirstEchoMedMs float64   `json:"first_echo_med_ms,omitempty"`
+	FirstEchoMaxMs float64   `json:"first_echo_max_ms,omitempty"`
+	BusyAfterMs    []float64 `json:"busy_after_ms,omitempty"` // server CPU in the 100 ms after the echo
+
 	Error string `json:"error,omitempty"`
 }
 
