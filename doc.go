@@ -91,7 +91,11 @@
 // they wake the task and report pending, so the task yields and the
 // others run. A connection whose peer never pauses, or a channel that
 // always holds a value, cannot starve its executor, and no hand-written
-// "yield every n iterations" is needed.
+// "yield every n iterations" is needed. A task whose poll spent half its
+// budget or more is busy: it waits behind the tasks that are not, which
+// get served first, and busy tasks get one poll after each batch of those
+// (see [LocalExecutor]), so a fresh connection is not queued behind a
+// round of bulk transfers.
 //
 // [LocalExecutor.Tasks] and [Executor.Tasks] list an executor's live tasks
 // (id, state, polls and what each waits on: a timer and its deadline, a
@@ -103,7 +107,8 @@
 // [SpawnOn] turns a future into a task on an executor and returns a typed
 // handle, [*Task], which is itself a future of the output. A
 // [LocalExecutor] runs its tasks on the one goroutine that drives it, in the
-// order they were woken, so a program runs the same way every time. An
+// order they were woken (busy tasks behind the others), so a program runs
+// the same way every time. An
 // [Executor] is driven by any number of goroutines calling [Run], or
 // started with [Executor.Start] and stopped with [Executor.Shutdown]; each
 // worker has a bounded local queue and steals from the others when idle.
