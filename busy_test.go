@@ -175,3 +175,42 @@ func TestYieldRunsAfterEveryRunnableTask(t *testing.T) {
 		t.Fatalf("order %v, want the task woken by the yielder first", log)
 	}
 }
+
+// TestExecutorWokenTaskOvertakesHeavyTasks: an Executor's global queue
+// sorts busy tasks the same way. One goroutine drives the executor with
+// Run; its main future spawns the tasks, then wakes the heavy ones and,
+// after them, the waiting one, which must run first.
+func TestExecutorWokenTaskOvertakesHeavyTasks(t *testing.T) {
+	ex := smol.NewExecutor()
+	defer ex.Close()
+	var heavyPolls int
+	wakers := make([]smol.Waker, 50)
+	sig := newSignal[int]()
+	ran, before, step := -1, 0, 0
+	main := smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+		switch step {
+		case 0: // spawn; Run polls every queued task before main again
+			for i := range wakers {
+				smol.SpawnOn(ex, heavy(&heavyPolls, &wakers[i])).Detach()
+			}
+			smol.SpawnOn(ex, script(await(sig), doStep(func() { ran = heavyPolls }))).Detach()
+		case 1: // wake the heavy tasks, then the waiting one
+			before = heavyPolls
+			for _, w := range wakers {
+				w.Wake()
+			}
+			sig.Fire(1)
+		default:
+			return struct{}{}, true, nil
+		}
+		step++
+		cx.Waker().Wake()
+		return struct{}{}, false, nil
+	})
+	if _, err := smol.Run(ex, main); err != nil {
+		t.Fatal(err)
+	}
+	if ran != before {
+		t.Fatalf("the woken task ran after %d heavy polls, want 0 (heavy polls in all: %d)", ran-before, heavyPolls)
+	}
+}
