@@ -117,9 +117,9 @@ type backend struct {
 	pr         int
 	perrno     unix.Errno
 
-	// parked is set while a Wait is parked in the Go runtime's poller and
-	// kicked by a wake that cut such a park short with a past deadline;
-	// see wake for both, and for why their orderings suffice.
+	// parked is set while a Wait is parked in the Go runtime's poller, and
+	// kicked by a wake that has not been consumed by a wait yet; see wake
+	// for both, and for why their orderings suffice.
 	parked atomic.Bool
 	kicked atomic.Bool
 }
@@ -202,10 +202,8 @@ func (b *backend) init() error {
 // every wait. ok is false if the runtime cannot wait on epfd.
 func (b *backend) parkWait(timeout time.Duration) (r int, errno unix.Errno, ok bool) {
 	// Wake-ups and timers come as readiness of epfd or as the deadline. A
-	// kick (see wake) leaves a past deadline behind, which must go.
-	if b.kicked.Swap(false) {
-		b.deadline = true
-	}
+	// kick (see wake) may have left a past deadline behind, which must go:
+	// the wait that consumed the kick set b.deadline.
 	if timeout > 0 {
 		b.file.SetReadDeadline(time.Now().Add(timeout))
 		b.deadline = true
@@ -217,17 +215,24 @@ func (b *backend) parkWait(timeout time.Duration) (r int, errno unix.Errno, ok b
 	// no events, the next event to reach epfd is a new edge, and one that
 	// arrived in between leaves the runtime's ready flag set, so the
 	// callback runs again at once. Either way no event is slept through.
+	// A kick whose wake saw parked false wrote the eventfd; one that saw
+	// it true and came before the look at kicked is seen there; one that
+	// came after sets a past deadline that ends the park (see wake).
 	b.parked.Store(true)
+	if b.kicked.Load() {
+		b.parked.Store(false)
+		return 0, 0, true
+	}
 	err := b.rc.Read(b.onReadable)
 	b.parked.Store(false)
 	switch {
 	case err == nil:
 		return b.pr, b.perrno, true
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		// A timeout or a kick. A kick's wake-up stays in the eventfd and
-		// makes the next Wait return at once; draining it here instead
-		// would put a system call between the wake and the woken task
-		// (tried: no better, 20-44 µs p50 against 20-26 µs).
+		// A timeout or a kick; either way the deadline must be cleared
+		// before the next park, even if the kick that set it was consumed
+		// by an earlier wait (it landed late).
+		b.deadline = true
 		return 0, 0, true
 	}
 	b.rc = nil // not pollable after all: block in the kernel from now on
@@ -331,6 +336,13 @@ func (b *backend) wait(events []Event, timeout time.Duration) (n int, woke bool,
 		return 0, false, os.NewSyscallError("epoll_pwait", errno)
 	}
 
+	// A kick is a wake-up too: consume it, as the eventfd's below, before
+	// the Poller clears its notified flag (see Poller.Wait), and clear its
+	// deadline before the next park.
+	if b.kicked.Load() && b.kicked.Swap(false) {
+		woke = true
+		b.deadline = true
+	}
 	// Convert, consuming the wake-up fd's event if it is there.
 	for i := range raw[:r] {
 		ev := &raw[i]
@@ -439,33 +451,47 @@ func (b *backend) drainWake() {
 	}
 }
 
-// wake makes the wake-up fd readable. A full pipe (or a saturated eventfd
-// counter) is already readable, so EAGAIN counts as success.
+// wake makes the next or current Wait return: by a kick if a Wait is
+// parked in the Go runtime's poller, else by making the wake-up fd
+// readable (a full pipe, or a saturated eventfd counter, is already
+// readable, so EAGAIN counts as success).
 //
-// If a Wait is parked in the Go runtime's poller, wake also kicks it: it
-// sets a read deadline in the past on epfd's file, which makes the runtime
-// ready the parked goroutine at once, as a channel send would. Without the
-// kick the write only makes epfd readable, and the runtime notices that at
-// its next network poll, which under full CPU load comes every 10 ms or so
-// (the scheduler polls the network when a P runs dry, or from sysmon):
-// BenchmarkWakeParked measured a p99 of tens of milliseconds without it.
+// The kick sets a read deadline in the past on epfd's file, which makes
+// the runtime ready the parked goroutine at once, as a channel send would.
+// The eventfd write alone only makes epfd readable, and the runtime
+// notices that at its next network poll, which under full CPU load comes
+// every 10 ms or so (BenchmarkWakeParked measured a p99 of tens of
+// milliseconds without the kick). A kick costs no system call, so when it
+// suffices the write is skipped.
 //
-// The orderings: the write above comes before the load of parked, and
-// parkWait stores parked before its first look at epfd (rc.Read's
-// callback). If the load sees false, that store, and so the look, comes
-// after the write, and the look finds the wake-up; if it sees true, the
-// kick wakes the park. A kick that lands after the park ended (the load
-// saw true just before parkWait cleared parked) leaves a past deadline,
-// and then kicked set: the next Wait may return early with no events,
-// which the contract allows, and a parkWait that finds kicked set clears
-// the deadline. kicked is stored after the deadline so that a parkWait
-// that consumes it clears a deadline that is already there; one that
-// misses it leaves the deadline for the next parkWait, which finds kicked.
-// The kick's cost, one runtime deadline update, is paid only while a Wait
-// is parked, and at most once per Wait because Notify deduplicates.
+// The handshake, with sequentially consistent atomics:
+//
+//	wake:     kicked = true;  if parked { past deadline } else { write eventfd }
+//	parkWait: parked = true;  if kicked { return }  park (ends at a deadline)
+//	wait:     after the wait, swap kicked to false: if it was true, the
+//	          wait reports the wake-up consumed, like a drained eventfd
+//
+// If wake sees parked false, the eventfd is written and the look at epfd
+// that follows parked's store finds it, as before the kick existed. If it
+// sees true, parkWait stored parked before that load; then either
+// parkWait's load of kicked comes after wake's store and returns at once,
+// or it came before, and the past deadline ends the park (or, if the park
+// had already ended, the wait consumes kicked). A kick's deadline that
+// lands after its wait ended is stale: the next park returns early once,
+// which the contract allows, and every wait that returns on a deadline,
+// or consumes a kick, has the deadline cleared before the next park
+// (TestKickLeavesNoPastDeadline). kicked is set before the eventfd write
+// too, so a wait may report the wake-up before the write lands; the write
+// then makes a later wait return early once, also allowed.
 func (b *backend) wake() error {
 	if b.ur != nil {
 		return b.ur.wake()
+	}
+	// (parked is only ever set while b.rc is usable.)
+	b.kicked.Store(true)
+	if b.parked.Load() {
+		b.file.SetReadDeadline(aLongTimeAgo)
+		return nil
 	}
 	var e unix.Errno
 	if b.wakeR == b.wakeW {
@@ -475,10 +501,6 @@ func (b *backend) wake() error {
 	}
 	if e != 0 && e != unix.EAGAIN {
 		return os.NewSyscallError("write", e)
-	}
-	if b.parked.Load() {
-		b.file.SetReadDeadline(aLongTimeAgo)
-		b.kicked.Store(true)
 	}
 	return nil
 }
