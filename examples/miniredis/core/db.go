@@ -68,6 +68,8 @@ type DB struct {
 	exps  expHeap
 	nexp  int // keys with a deadline
 	chans map[string]map[*Session]struct{}
+	// scratch is the request parsers' shared working memory (see parser).
+	scratch scratch
 
 	// OnEarlier, if set, is called when a deadline is set that comes
 	// before every other pending one, with that deadline: the engine

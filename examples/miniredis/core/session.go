@@ -117,7 +117,7 @@ func (s *Session) run(b []byte) int {
 			s.paused = true
 			return pos
 		}
-		st, n := s.p.parse(b[pos:], &s.db.lim)
+		st, n := s.p.parse(b[pos:], &s.db.lim, &s.db.scratch)
 		switch st {
 		case needMore:
 			s.paused = false

@@ -48,18 +48,22 @@ func encode(args ...string) []byte {
 }
 
 // corpus is a pipeline of valid requests of every shape.
-func corpus() []byte {
+func corpus() []byte { return corpusFor("") }
+
+// corpusFor is corpus with every key prefixed, so that sessions on one
+// DB can run it side by side without touching each other's keys.
+func corpusFor(prefix string) []byte {
 	var b []byte
 	for i := range 50 {
-		k := "key" + strconv.Itoa(i%7)
+		k := prefix + "key" + strconv.Itoa(i%7)
 		b = append(b, encode("SET", k, strings.Repeat("v", i*37))...)
 		b = append(b, encode("GET", k)...)
-		b = append(b, encode("INCR", "n")...)
-		b = append(b, encode("MSET", "a", "1", "b", strings.Repeat("x", 3000))...)
-		b = append(b, encode("MGET", "a", "b", k)...)
+		b = append(b, encode("INCR", prefix+"n")...)
+		b = append(b, encode("MSET", prefix+"a", "1", prefix+"b", strings.Repeat("x", 3000))...)
+		b = append(b, encode("MGET", prefix+"a", prefix+"b", k)...)
 		b = append(b, "PING\r\nECHO \"a\\tb\" 'c'\r\n\r\n*0\r\n"...)
-		b = append(b, encode("SET", "t", "v", "EX", "100")...)
-		b = append(b, encode("TTL", "t")...)
+		b = append(b, encode("SET", prefix+"t", "v", "EX", "100")...)
+		b = append(b, encode("TTL", prefix+"t")...)
 		b = append(b, encode("nosuch", "arg")...)
 		b = append(b, encode("GET")...)
 	}
@@ -88,6 +92,84 @@ func TestSplitIndependence(t *testing.T) {
 		got, _ := drive(lim, chunks)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("trial %d (%d chunks): replies differ from feeding the pipeline whole", trial, len(chunks))
+		}
+	}
+}
+
+// TestSessionsShareScratch: sessions of one DB share the parser's scratch,
+// so two clients whose requests arrive in pieces, interleaved, must still
+// get the replies each gets alone (a partial request keeps its own spans).
+func TestSessionsShareScratch(t *testing.T) {
+	lim := Limits{OutputPause: 1000}
+	ins := [2][]byte{corpusFor("a:"), corpusFor("b:")}
+	var want [2][]byte
+	for i, in := range ins {
+		want[i], _ = drive(lim, [][]byte{in})
+	}
+	rng := rand.New(rand.NewSource(2))
+	for trial := range 20 {
+		now := time.Unix(1_000_000, 0)
+		db := NewDB(lim, func() time.Time { return now }, nil)
+		var ss [2]*Session
+		var got [2][]byte
+		rest := ins
+		for i := range ss {
+			ss[i] = db.NewSession(&fakeClient{})
+		}
+		for len(rest[0])+len(rest[1]) > 0 {
+			i := rng.Intn(2)
+			if len(rest[i]) == 0 {
+				i = 1 - i
+			}
+			n := min(1+rng.Intn(1+[]int{3, 40, 5000}[trial%3]), len(rest[i]))
+			ss[i].Feed(rest[i][:n:n])
+			rest[i] = rest[i][n:]
+			for {
+				o := ss[i].Output()
+				got[i] = append(got[i], o...)
+				ss[i].Consume(len(o))
+				if !ss[i].Pending() {
+					break
+				}
+				ss[i].Process()
+			}
+		}
+		for i := range ss {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("trial %d: session %d's replies differ from its replies alone", trial, i)
+			}
+		}
+	}
+}
+
+// TestPipelineDoesNotAllocate: a pipeline of 16 requests (as redis-benchmark
+// -P 16 sends them), MSET of 10 keys included, runs without allocating once
+// the keys exist and the scratch has grown: a server that allocated per
+// request would make the garbage collector run all the time.
+func TestPipelineDoesNotAllocate(t *testing.T) {
+	db := NewDB(Limits{}, time.Now, nil)
+	s := db.NewSession(&fakeClient{})
+	scratch := make([]byte, 0, 64<<10)
+	mset := []string{"MSET"}
+	for i := range 10 {
+		mset = append(mset, "key:"+strconv.Itoa(i), "xxx")
+	}
+	for _, req := range [][]byte{
+		encode("SET", "key:0", "xxx"), encode("GET", "key:0"), encode("INCR", "counter"),
+		encode(mset...), encode("MGET", "key:1", "key:2", "key:3"),
+	} {
+		batch := bytes.Repeat(req, 16)
+		allocs := testing.AllocsPerRun(100, func() {
+			s.UseScratch(scratch)
+			s.Feed(batch)
+			if len(s.Output()) == 0 {
+				t.Fatal("no replies")
+			}
+			s.Consume(len(s.Output()))
+			s.Retain()
+		})
+		if allocs != 0 {
+			t.Errorf("16 x %.20q...: %.1f allocations per pipeline, want 0", req, allocs)
 		}
 	}
 }
