@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smolgo/smol"
@@ -64,6 +65,7 @@ type listener[A endpoint] struct {
 	addr      A
 	onBackoff func(error, time.Duration)
 	bo        backoff
+	u         atomic.Pointer[ulisten] // the multishot accept on an io_uring ring, if any (uring_linux.go)
 }
 
 // pollAccept accepts one connection and registers it with the reactor,
@@ -122,6 +124,9 @@ func (l *listener[A]) Addr() net.Addr { return l.addr.netAddr() }
 // returns an error matching net.ErrClosed.
 func (l *listener[A]) Close() error {
 	err := l.fd.Close()
+	if err == nil {
+		l.closeRing()
+	}
 	// Release the tasks waiting on the back-off timer too: their next
 	// attempt fails with net.ErrClosed.
 	l.bo.close()
