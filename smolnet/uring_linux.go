@@ -90,11 +90,14 @@ import (
 // multishot receive is cancelled and re-armed when the reader catches up.
 const (
 	ringEntries = 1024
-	recvBufs    = 2048
 	recvBufSize = 4096
 	connBufs    = 4
 	acceptQueue = 128 // accepted connections queued per listener before its accept is paused
 )
+
+// recvBufs is the number of receive buffers of a new ring (a power of
+// two); a variable so that tests can make a ring run dry.
+var recvBufs = 2048
 
 // Operation codes, the low byte of a request's user data; the slot index
 // is above it.
@@ -117,11 +120,18 @@ var errRingThread = errors.New("smolnet: io_uring ring used from a second thread
 // was closed.
 var errExecutorClosed = errors.New("smolnet: the connection's LocalExecutor was closed")
 
-// completionChosen reports whether SMOL_BACKEND=uring-completion; read once.
-var completionChosen = sync.OnceValue(func() bool {
+// completionChosen reports whether SMOL_BACKEND=uring-completion (read
+// once), or a test forced the path on.
+func completionChosen() bool { return forceCompletion.Load() || envCompletion() }
+
+var envCompletion = sync.OnceValue(func() bool {
 	c, err := uring.Chosen()
 	return err == nil && c == uring.Completion
 })
+
+// forceCompletion turns the completion path on whatever SMOL_BACKEND says;
+// tests set it.
+var forceCompletion atomic.Bool
 
 // rings maps a LocalExecutor's driver to its ring. Both sides are weak:
 // the ring is kept alive by its pump task, its sockets and nothing else,
@@ -184,6 +194,11 @@ type cring struct {
 	next  []uint16
 	blen  []uint32
 	nfree int // buffers in the kernel's ring
+	nbufs int // buffers in all
+
+	// stats counts, for tests: enters, CQEs reaped, receives that ran
+	// dry (ENOBUFS) and receives capped at connBufs.
+	stats struct{ enters, cqes, noBufs, capped uint64 }
 
 	starved []*uconn      // connections whose receive ended with ENOBUFS
 	retry   []*uconn      // connections that found the SQ full
@@ -251,7 +266,7 @@ func newRing(d *smol.Driver) (cr *cring, err error) {
 	}
 	cr = &cring{
 		drv: weak.Make(d), r: r, bufs: bufs, efd: fd, tid: unix.Gettid(),
-		next: make([]uint16, recvBufs), blen: make([]uint32, recvBufs), nfree: recvBufs,
+		next: make([]uint16, recvBufs), blen: make([]uint32, recvBufs), nfree: recvBufs, nbufs: recvBufs,
 	}
 	// A ring whose executor and sockets all became garbage without the
 	// executor being closed: close the kernel side. No enter can be
@@ -397,6 +412,7 @@ func (p *pump) Poll(cx *smol.Context) (struct{}, bool, error) {
 	}
 	cr.retry = cr.retry[:0]
 
+	cr.stats.enters++
 	if _, err := cr.r.SubmitAndWait(0); err != nil {
 		switch {
 		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EAGAIN):
@@ -414,12 +430,13 @@ func (p *pump) Poll(cx *smol.Context) (struct{}, bool, error) {
 		if n == 0 {
 			break
 		}
+		cr.stats.cqes += uint64(n)
 		for i := range cr.cqes[:n] {
 			cr.complete(&cr.cqes[i])
 		}
 	}
 
-	if cr.r.Pending() > 0 || cr.r.HasWork() || len(cr.retry) > 0 {
+	if cr.r.Pending() > 0 || cr.r.HasWork() || len(cr.retry) > 0 || len(cr.starved) > 0 && cr.nfree > 0 {
 		cr.kick()
 		return struct{}{}, false, nil
 	}
@@ -636,10 +653,13 @@ func (cr *cring) arm(c *uconn) {
 	cr.kick()
 }
 
-// rearmStarved re-arms starved receives, as many as half the free buffers.
+// rearmStarved re-arms starved receives, oldest first, as many as half
+// the free buffers and at least one if any is free: each takes a buffer
+// as soon as it is armed if its data is waiting, and re-arming more than
+// there are buffers would only starve them again.
 func (cr *cring) rearmStarved() {
 	k := 0
-	for k < len(cr.starved) && cr.nfree/2 > k {
+	for k < len(cr.starved) && cr.nfree > 0 && (k == 0 || k < cr.nfree/2) {
 		cr.arm(cr.starved[k])
 		k++
 	}
@@ -673,12 +693,14 @@ func (cr *cring) recvDone(c *uconn, cqe *uring.CQE) {
 				uring.PrepCancel(sqe, ud(c.slot, opRecv), false, ud(c.slot, opCancel))
 				sqe.Flags |= uring.SQECQESkipSuccess
 				c.set(cRecvCapped, true)
+				cr.stats.capped++
 				cr.kick()
 			}
 		}
 	case res == 0:
 		c.set(cEOF, true)
 	case res == -int32(unix.ENOBUFS):
+		cr.stats.noBufs++
 		if !shut {
 			c.set(cStarved, true)
 			cr.starved = append(cr.starved, c)
