@@ -576,12 +576,18 @@ type uconn struct {
 	mu            sync.Mutex
 	fd            int32
 	slot          uint32
-	off           uint32      // bytes of the FIFO's head buffer already read
-	n, head, tail uint16      // the FIFO: n buffers, head first, linked by cring.next
-	rerr, werr    uint16      // the receive's errno (after the FIFO) and the send's (for the next PollWrite)
-	closed        atomic.Bool // Close was called; set by any goroutine
-	fdClosed      bool
-	st            uint8 // cRecvArmed, cRecvCapped, cStarved, cShut, cEOF
+	off           uint32 // bytes of the FIFO's head buffer already read
+	n, head, tail uint16 // the FIFO: n buffers, head first, linked by cring.next
+	rerr, werr    uint16 // the receive's errno (after the FIFO) and the send's (for the next PollWrite)
+	// closed is set once, by Close from any goroutine, before Close
+	// queues c under cring.mu; the pump learns of the Close from the
+	// queue (mu orders it), so closed needs no ordering of its own: the
+	// loads in pollRead, pollWrite and control only make operations after
+	// Close fail at once, and a load that misses a concurrent Close sees
+	// an operation that raced with it, which Close's own queueing ends.
+	closed   atomic.Bool
+	fdClosed bool
+	st       uint8 // cRecvArmed, cRecvCapped, cStarved, cShut, cEOF
 }
 
 // uconn states (st bits); see uconn.
@@ -991,9 +997,13 @@ func (c *uconn) control(op func(s int) error) error {
 // EMFILE and its kin end it and are handed to PollAccept, which backs off
 // on the listener's timer before it re-arms.
 type ulisten struct {
-	cr                  *cring
-	fd                  int          // a dup of the listener's fd, the ring's own
-	dupFd               atomic.Int32 // fd until closeDup closes it, then -1
+	cr *cring
+	fd int // a dup of the listener's fd, the ring's own
+	// dupFd is fd until closeDup closes it, then -1. closeDup runs on the
+	// pump (finishListener, shutdown) or on a goroutine closing the
+	// listener after the ring is gone; the swap makes exactly one of them
+	// close the fd, and no ordering beyond that is needed.
+	dupFd               atomic.Int32
 	slot                uint32
 	armed, capped, shut bool
 	q                   []int32 // accepted, not yet taken

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/internal/uring"
@@ -542,4 +543,13 @@ func countFds(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// TestUconnSize guards the ring's record of a connection, which every idle
+// connection on the completion path holds: 128 bytes, a size class of
+// its own.
+func TestUconnSize(t *testing.T) {
+	if got := unsafe.Sizeof(uconn{}); got > 128 {
+		t.Errorf("uconn is %d bytes, want at most 128", got)
+	}
 }
