@@ -145,6 +145,10 @@
 //     ring accepts submissions from one thread only; drive the executor
 //     from that one goroutine for its life. When the executor is closed,
 //     the ring goes with it and later operations on its connections fail.
+//     An executor that ran a coroutine task (package coro) before its
+//     first accept gets no ring, since the Go runtime forbids locking a
+//     goroutine under coroutines made before the lock; its listeners keep
+//     readiness.
 //   - PollWrite copies up to 64 KiB of p and returns: the bytes are sent
 //     by the next round, p may be reused at once, and an error of the send
 //     is returned by the next PollWrite. A second PollWrite waits until the

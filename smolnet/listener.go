@@ -123,6 +123,14 @@ func (l *listener[A]) Addr() net.Addr { return l.addr.netAddr() }
 // are refused. A Unix listener's socket file is removed. Closing twice
 // returns an error matching net.ErrClosed.
 func (l *listener[A]) Close() error {
+	if l.u.Load() != nil {
+		// An accept on an io_uring ring holds the socket open (the ring's
+		// dup of it, and the request's own reference), so closing the fd
+		// would not stop the listening: shut it down first, which Linux
+		// does for a listening socket at once (clients queued and to come
+		// are refused), and which ends the ring's accept.
+		control(l.fd, func(s int) error { return unix.Shutdown(s, unix.SHUT_RD) })
+	}
 	err := l.fd.Close()
 	if err == nil {
 		l.closeRing()

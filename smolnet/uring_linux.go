@@ -28,11 +28,14 @@ package smolnet
 // arrived) only inside that thread's own io_uring_enter, never as an
 // interruption of a thread busy with other goroutines, which is what made
 // the readiness backend on io_uring slower than epoll (BENCHMARKS.md). The
-// lock is undone only if the executor is closed while that goroutine
-// drives it; otherwise the thread ends with the goroutine. Driving the
+// lock is never undone (coroutine tasks made since must see it unchanged;
+// see internal/coromark): the thread ends with the goroutine. Driving the
 // executor later from another goroutine makes the ring fail (the kernel
 // answers EEXIST to any other thread), and every operation on it then
-// fails with that error.
+// fails with that error. An executor that has run a coroutine task
+// (package coro) before it would make its ring gets none: locking its
+// goroutine would crash those coroutines at their next switch, so its
+// listeners keep the readiness path.
 //
 // A task of the executor, the pump, is the only one that enters the
 // kernel: one io_uring_enter per poll that submits every request the
@@ -79,6 +82,7 @@ import (
 	"weak"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/internal/coromark"
 	"github.com/smolgo/smol/internal/uring"
 	"golang.org/x/sys/unix"
 )
@@ -155,6 +159,15 @@ func ringFor(cx *smol.Context) (*cring, error) {
 		return nil, nil
 	}
 	key := weak.Make(d)
+	if coromark.Marked(d) {
+		// Coroutine tasks on this executor: the goroutine lock the ring
+		// needs would break them (see internal/coromark), unless the ring
+		// came first.
+		ringsMu.Lock()
+		cr := rings[key].Value()
+		ringsMu.Unlock()
+		return cr, nil
+	}
 	ringsMu.Lock()
 	defer ringsMu.Unlock()
 	if cr := rings[key].Value(); cr != nil {
@@ -183,7 +196,7 @@ type cring struct {
 	r    *uring.Ring
 	bufs *uring.BufRing
 	efd  *smol.FD // the eventfd registered with r, in the reactor
-	tid  int      // the OS thread the ring is bound to
+	tid  int      // the OS thread the ring is bound to, whose goroutine is locked to it
 	dead error    // set once, under own and mu: the ring is closed and every operation fails with it
 
 	slots []cslot  // by slot index: the socket of a request's user data
@@ -514,11 +527,10 @@ func (cr *cring) shutdown(err error) {
 			c.l.closeDup()
 		}
 	}
-	// Only the ring's own thread may unlock it, and only its goroutine
-	// runs there while it is locked.
-	if unix.Gettid() == cr.tid {
-		runtime.UnlockOSThread()
-	}
+	// The goroutine stays locked to its thread: coroutine tasks made
+	// since the lock must see the same locking until they are unwound,
+	// which the executor's Close may do after this (see coromark). The
+	// thread ends with the goroutine.
 }
 
 // complete handles one CQE. own is held.
@@ -951,12 +963,27 @@ func (c *uconn) pollWrite(cx *smol.Context, p []byte) (int, bool, error) {
 	return n, true, nil
 }
 
-// close is Close from any goroutine: queue c for the pump.
+// close is Close from any goroutine. On the ring's own goroutine (the
+// executor's, locked to the ring's thread: no other goroutine runs on that
+// thread) it starts closing at once and submits, so that a write just
+// before Close reaches the kernel even if the executor is not driven again
+// (a server's main returning after its last Run); elsewhere it queues c
+// for the pump.
 func (c *uconn) close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return os.ErrClosed
 	}
 	cr := c.cr
+	if unix.Gettid() == cr.tid {
+		cr.own.Lock()
+		if cr.dead == nil {
+			cr.shutConn(c)
+			cr.r.Submit() // an error leaves the SQEs queued for the pump
+			cr.own.Unlock()
+			return nil
+		}
+		cr.own.Unlock()
+	}
 	cr.mu.Lock()
 	if cr.dead != nil {
 		// The ring is gone, and its requests with it.
@@ -1174,6 +1201,11 @@ func (l *listener[A]) pollAcceptRing(cx *smol.Context, cr *cring, setup func(s i
 					l.onBackoff(sockErr("accept", e), d)
 				}
 				continue
+			}
+			if e == unix.EINVAL {
+				// The socket stopped listening: Close shut it down
+				// before closing it (see listener.Close).
+				return nil, peer, true, true, l.opErr("accept", net.ErrClosed)
 			}
 			return nil, peer, true, true, l.opErr("accept", sockErr("accept", e))
 		}
