@@ -978,7 +978,13 @@ func (c *uconn) close() error {
 		cr.own.Lock()
 		if cr.dead == nil {
 			cr.shutConn(c)
-			cr.r.Submit() // an error leaves the SQEs queued for the pump
+			if _, err := cr.r.Submit(); err == nil && !c.fdClosed {
+				// The send before the cancel is done or cancelled; the
+				// fd stays open until the pump sees the final CQEs, so
+				// end the stream now, as close(2) would (the peer reads
+				// EOF after the data even if the pump never runs again).
+				unix.Shutdown(int(c.fd), unix.SHUT_WR)
+			}
 			cr.own.Unlock()
 			return nil
 		}

@@ -20,6 +20,7 @@ import (
 	"unsafe"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/coro"
 	"github.com/smolgo/smol/internal/uring"
 )
 
@@ -552,4 +553,135 @@ func TestUconnSize(t *testing.T) {
 	if got := unsafe.Sizeof(uconn{}); got > 128 {
 		t.Errorf("uconn is %d bytes, want at most 128", got)
 	}
+}
+
+// TestRingAfterCoroutine: an executor that ran a coroutine task first gets
+// no ring (locking its goroutine would crash the coroutine at its next
+// switch): a listener accepted from a coroutine, and then from a state
+// machine, stays on the readiness path, and the coroutine keeps working.
+func TestRingAfterCoroutine(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	cl, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	task := coro.Spawn(ex, func(co *coro.Co) (string, error) {
+		c, err := coro.Accept[*TCPConn](co, ln)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		if c.ring() != nil {
+			return "", errors.New("a connection accepted from a coroutine is on a ring")
+		}
+		buf := make([]byte, 4)
+		if _, err := co.ReadFull(c, buf); err != nil {
+			return "", err
+		}
+		_, err = co.WriteAll(c, buf)
+		return string(buf), err
+	})
+	cl.Write([]byte("ping"))
+	if got, err := smol.BlockOn(task); err != nil || got != "ping" {
+		t.Fatalf("coroutine echo: %q, %v", got, err)
+	}
+	cl2, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	c, err := on(t, ex, ln.PollAccept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.ring() != nil {
+		t.Fatal("an executor that ran a coroutine got a ring")
+	}
+}
+
+// TestRingThenCoroutine: coroutines made after the ring (with the
+// goroutine already locked) read and write a connection on it.
+func TestRingThenCoroutine(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	cl, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := acceptOne(t, ex, ln)
+	for i := range 3 {
+		task := coro.Spawn(ex, func(co *coro.Co) (string, error) {
+			buf := make([]byte, 4)
+			if _, err := co.ReadFull(c, buf); err != nil {
+				return "", err
+			}
+			_, err := co.WriteAll(c, buf)
+			return string(buf), err
+		})
+		msg := []byte{'a' + byte(i), 'b', 'c', 'd'}
+		cl.Write(msg)
+		if got, err := smol.BlockOn(task); err != nil || got != string(msg) {
+			t.Fatalf("coroutine %d on a ring connection: %q, %v", i, got, err)
+		}
+		buf := make([]byte, 4)
+		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(cl, buf); err != nil || !bytes.Equal(buf, msg) {
+			t.Fatalf("echo %d: %q, %v", i, buf, err)
+		}
+	}
+}
+
+// TestRingCloseFlushes: a write, then Close, then the executor is no
+// longer driven (Run returns and nobody calls it again): the bytes still
+// reach the peer, because Close on the ring's goroutine submits at once.
+func TestRingCloseFlushes(t *testing.T) {
+	if err := uring.Available(); err != nil && !errors.Is(err, uring.ErrNotChosen) {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
+	if old := forceCompletion.Swap(true); !old {
+		defer forceCompletion.Store(false)
+	}
+	ln := ringListen(t)
+	cl, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ex := smol.NewLocalExecutor()
+	done := make(chan error, 1)
+	go func() {
+		_, err := smol.Run(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+			c, ok, err := ln.PollAccept(cx)
+			if !ok || err != nil {
+				return struct{}{}, ok, err
+			}
+			if c.ring() == nil {
+				return struct{}{}, true, errors.New("not on the ring")
+			}
+			for {
+				n, ok, err := c.PollWrite(cx, []byte("bye"))
+				if !ok || err != nil || n != 3 {
+					return struct{}{}, true, errors.New("write did not take 3 bytes at once")
+				}
+				c.Close()
+				return struct{}{}, true, nil
+			}
+		}))
+		done <- err
+		// The goroutine stays, never driving ex again, until the peer has read.
+		time.Sleep(200 * time.Millisecond)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(cl)
+	if err != nil || string(got) != "bye" {
+		t.Fatalf("read %q, %v; want bye, then EOF", got, err)
+	}
+	ex.Close()
 }
