@@ -22,6 +22,7 @@ type Driver struct {
 	clock  clock.Clock
 	base   time.Time // the clock's reading when the driver was made
 	budget int32
+	local  *LocalExecutor // the LocalExecutor whose driver this is, if one
 
 	// mu guards the heap, the alarm and every bound timer's when, period,
 	// idx and waker.
@@ -50,6 +51,14 @@ var defaultDriver = sync.OnceValue(func() *Driver { return newDriver(&settings{b
 
 // Now returns the current time on the driver's clock.
 func (d *Driver) Now() time.Time { return d.clock.Now() }
+
+// LocalExecutor returns the LocalExecutor whose driver d is, or nil if d
+// belongs to another kind of executor, to BlockOn or to a hand-made
+// context. A poll whose [Context.Driver] reports one runs on the goroutine
+// driving that executor, so per-executor state found through it needs no
+// lock against the executor's other tasks (smolnet's io_uring rings rely
+// on this).
+func (d *Driver) LocalExecutor() *LocalExecutor { return d.local }
 
 // Clock returns the driver's clock.
 func (d *Driver) Clock() clock.Clock { return d.clock }

@@ -31,7 +31,7 @@ type LocalExecutor struct {
 func NewLocalExecutor(opts ...Option) *LocalExecutor {
 	ex := &LocalExecutor{p: newParker()}
 	ex.init(ex.p.unpark, ex.tryEnter, ex.leave, opts)
-	ex.cx.drv = ex.drv
+	ex.cx.drv, ex.drv.local = ex.drv, ex
 	return ex
 }
 

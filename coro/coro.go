@@ -68,6 +68,7 @@ import (
 	"sync/atomic"
 
 	"github.com/smolgo/smol"
+	"github.com/smolgo/smol/internal/coromark"
 )
 
 // Co is the await handle of a coroutine task: the function passed to
@@ -125,6 +126,9 @@ func (t *task[T]) Poll(cx *smol.Context) (T, bool, error) {
 		panic("coro: task polled after it was ready")
 	}
 	if t.next == nil {
+		// Before the coroutine exists: smolnet's completion path must not
+		// lock this goroutine to its thread from now on (see coromark).
+		coromark.Mark(cx.Driver())
 		t.next, t.stop = iter.Pull(t.run)
 	}
 	co := &t.co

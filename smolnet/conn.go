@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"unsafe"
 
 	"github.com/smolgo/smol"
 )
@@ -58,10 +59,14 @@ func (e unixEndpoint) connAddr() net.Addr { return &net.UnixAddr{Name: string(e)
 // does not depend on the network. [TCPConn] and [UnixConn] embed it. The
 // network is a property of the address type A rather than a field, so an
 // idle connection carries no string for it: a TCPConn is 48 bytes.
+//
+// A TCP connection on the completion path (uring_linux.go) has no FD: fd
+// is nil, and laddr points to the first field of its *uconn, which ring
+// recovers. That keeps the readiness path's idle connection at 48 bytes.
 type conn[A endpoint] struct {
-	fd    *smol.FD
-	laddr *A // the local address, often shared with the listener; nil if unbound; never changed
-	raddr A  // the peer's address; unset if the peer is unbound
+	fd    *smol.FD // nil on the completion path
+	laddr *A       // the local address, often shared with the listener; nil if unbound; never changed
+	raddr A        // the peer's address; unset if the peer is unbound
 }
 
 // local returns the local address, unset if the socket is unbound.
@@ -81,7 +86,11 @@ func (c *conn[A]) PollRead(cx *smol.Context, p []byte) (n int, ok bool, err erro
 	if len(p) == 0 {
 		return 0, true, nil
 	}
-	n, ok, err = c.fd.PollRead(cx, p)
+	if u := c.ring(); u != nil {
+		n, ok, err = u.pollRead(cx, p)
+	} else {
+		n, ok, err = c.fd.PollRead(cx, p)
+	}
 	switch {
 	case !ok:
 		cx.WaitingOn(c, smol.WaitRead)
@@ -102,7 +111,11 @@ func (c *conn[A]) PollWrite(cx *smol.Context, p []byte) (n int, ok bool, err err
 	if len(p) == 0 {
 		return 0, true, nil
 	}
-	n, ok, err = c.fd.PollWriteWith(cx, func(fd int) (int, error) { return sysSend(fd, p) })
+	if u := c.ring(); u != nil {
+		n, ok, err = u.pollWrite(cx, p)
+	} else {
+		n, ok, err = c.fd.PollWriteWith(cx, func(fd int) (int, error) { return sysSend(fd, p) })
+	}
 	switch {
 	case !ok:
 		cx.WaitingOn(c, smol.WaitWrite)
@@ -130,7 +143,7 @@ func (c *conn[A]) WriteAll(p []byte) smol.Future[int] { return &writeAllFuture{w
 // peer reads io.EOF once it has read everything sent before, and this side
 // can still read what the peer sends.
 func (c *conn[A]) CloseWrite() error {
-	if err := control(c.fd, shutdownWrite); err != nil {
+	if err := c.control(shutdownWrite); err != nil {
 		return c.opErr("close", sockErr("shutdown", err))
 	}
 	return nil
@@ -141,6 +154,12 @@ func (c *conn[A]) CloseWrite() error {
 // descriptor is released once no system call is using it. Closing twice
 // returns such an error.
 func (c *conn[A]) Close() error {
+	if u := c.ring(); u != nil {
+		if err := u.close(); err != nil {
+			return c.opErr("close", sockErr("close", err))
+		}
+		return nil
+	}
 	if err := c.fd.Close(); err != nil {
 		return c.opErr("close", sockErr("close", err))
 	}
@@ -148,7 +167,32 @@ func (c *conn[A]) Close() error {
 }
 
 // closed reports whether Close has been called.
-func (c *conn[A]) closed() bool { return control(c.fd, func(int) error { return nil }) != nil }
+func (c *conn[A]) closed() bool {
+	if u := c.ring(); u != nil {
+		return u.isClosed()
+	}
+	return control(c.fd, func(int) error { return nil }) != nil
+}
+
+// ring returns the connection's state on an io_uring ring, or nil if it
+// is on the readiness path. A uconn starts with its local address, of
+// type tcpEndpoint, and only TCP connections go on a ring, so the
+// conversion names the whole uconn that laddr points into.
+func (c *conn[A]) ring() *uconn {
+	if c.fd != nil {
+		return nil
+	}
+	return (*uconn)(unsafe.Pointer(c.laddr))
+}
+
+// control runs op on the descriptor while it is kept open; see
+// smol.FD.Control.
+func (c *conn[A]) control(op func(s int) error) error {
+	if u := c.ring(); u != nil {
+		return u.control(op)
+	}
+	return c.fd.Control(op)
+}
 
 // LocalAddr returns the local address: a *net.TCPAddr for a TCP
 // connection; for a Unix one, a *net.UnixAddr whose Name is empty if the

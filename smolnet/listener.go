@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smolgo/smol"
@@ -64,6 +65,7 @@ type listener[A endpoint] struct {
 	addr      A
 	onBackoff func(error, time.Duration)
 	bo        backoff
+	u         atomic.Pointer[ulisten] // the multishot accept on an io_uring ring, if any (uring_linux.go)
 }
 
 // pollAccept accepts one connection and registers it with the reactor,
@@ -99,6 +101,10 @@ func (l *listener[A]) pollAccept(cx *smol.Context, setup func(s int) error) (fd 
 		case unix.ECONNABORTED:
 			// The client gave up while queued; take the next one.
 			continue
+		case unix.EINVAL:
+			// Not listening: Close shut the socket down and is about to
+			// close it (see Close).
+			return nil, peer, true, l.opErr("accept", net.ErrClosed)
 		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 			// Out of descriptors or memory: arm the timer and loop, so
 			// that wait registers this task with it.
@@ -121,7 +127,21 @@ func (l *listener[A]) Addr() net.Addr { return l.addr.netAddr() }
 // are refused. A Unix listener's socket file is removed. Closing twice
 // returns an error matching net.ErrClosed.
 func (l *listener[A]) Close() error {
+	if l.u.Load() != nil || l.addr.network() == "tcp" {
+		// A request on an io_uring ring can hold the socket open after
+		// the fd is closed: the completion path's accept (its dup of the
+		// socket, and the request's own reference), or the io_uring
+		// poller's multishot poll until the poller has removed it. So
+		// closing the fd would not always stop the listening at once:
+		// shut the socket down first, which Linux does for a listening
+		// TCP socket at once (clients queued and to come are refused), and
+		// which ends the ring's accept.
+		control(l.fd, func(s int) error { return unix.Shutdown(s, unix.SHUT_RD) })
+	}
 	err := l.fd.Close()
+	if err == nil {
+		l.closeRing()
+	}
 	// Release the tasks waiting on the back-off timer too: their next
 	// attempt fails with net.ErrClosed.
 	l.bo.close()

@@ -263,4 +263,10 @@ func closeFD(fd *smol.FD) { fd.Close() }
 // finalizer costs the record alone, and, as in Go's net, the connection
 // lives one more collection cycle after it becomes unreachable, which
 // only delays the close.
-func finalizeConn[A endpoint](c *conn[A]) { c.fd.Close() }
+func finalizeConn[A endpoint](c *conn[A]) {
+	if u := c.ring(); u != nil {
+		u.close()
+		return
+	}
+	c.fd.Close()
+}

@@ -157,7 +157,7 @@ func (l *TCPListener) PollAccept(cx *smol.Context) (*TCPConn, bool, error) {
 	// Connections share the listener's copy when they can: it is 32 bytes
 	// of every idle connection otherwise.
 	laddr := &l.addr
-	fd, peer, ok, err := l.pollAccept(cx, func(s int) error {
+	setup := func(s int) error {
 		if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 			return sockErr("setsockopt", err)
 		}
@@ -170,7 +170,26 @@ func (l *TCPListener) PollAccept(cx *smol.Context) (*TCPConn, bool, error) {
 		ap, err := localAddrPort(s)
 		laddr = (*tcpEndpoint)(&ap)
 		return sockErr("getsockname", err)
-	})
+	}
+	// In a task of a LocalExecutor with SMOL_BACKEND=uring-completion:
+	// the executor's io_uring ring (uring_linux.go).
+	cr, err := ringFor(cx)
+	if err != nil {
+		return nil, true, l.opErr("accept", err)
+	}
+	if cr != nil {
+		u, peer, ok, handled, err := l.pollAcceptRing(cx, cr, setup)
+		if handled {
+			if !ok || err != nil {
+				return nil, ok, err
+			}
+			u.laddr = *laddr
+			c := &TCPConn{conn[tcpEndpoint]{laddr: &u.laddr, raddr: tcpEndpoint(peer)}}
+			runtime.SetFinalizer(c, finalizeTCPConn)
+			return c, true, nil
+		}
+	}
+	fd, peer, ok, err := l.pollAccept(cx, setup)
 	if !ok || err != nil {
 		return nil, ok, err
 	}
@@ -227,12 +246,14 @@ func (c *TCPConn) RemoteAddrPort() netip.AddrPort { return c.raddr.addrPort() }
 // SetNoDelay controls Nagle's algorithm: with noDelay true (the default,
 // as in Go's net) small writes are sent at once rather than coalesced.
 func (c *TCPConn) SetNoDelay(noDelay bool) error {
-	return c.setErr(setsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(noDelay)))
+	return c.setErr(c.control(func(s int) error { return unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(noDelay)) }))
 }
 
 // SetKeepAlive turns keep-alive probes on or off (on by default).
 func (c *TCPConn) SetKeepAlive(keepAlive bool) error {
-	return c.setErr(setsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepAlive)))
+	return c.setErr(c.control(func(s int) error {
+		return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepAlive))
+	}))
 }
 
 // SetKeepAlivePeriod turns keep-alive on with period d, rounded up to whole
@@ -242,7 +263,7 @@ func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
 	if d <= 0 {
 		d = time.Second
 	}
-	return c.setErr(control(c.fd, func(s int) error { return setKeepAlive(s, d) }))
+	return c.setErr(c.control(func(s int) error { return setKeepAlive(s, d) }))
 }
 
 // SetLinger sets what Close does with unsent data, as in Go's net: sec < 0
@@ -251,19 +272,19 @@ func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
 // the background and resets after sec seconds.
 func (c *TCPConn) SetLinger(sec int) error {
 	l := unix.Linger{Onoff: int32(boolint(sec >= 0)), Linger: int32(max(sec, 0))}
-	return c.setErr(control(c.fd, func(s int) error {
+	return c.setErr(c.control(func(s int) error {
 		return unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &l)
 	}))
 }
 
 // SetReadBuffer sets the size of the kernel's receive buffer.
 func (c *TCPConn) SetReadBuffer(bytes int) error {
-	return c.setErr(setsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes))
+	return c.setErr(c.control(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes) }))
 }
 
 // SetWriteBuffer sets the size of the kernel's send buffer.
 func (c *TCPConn) SetWriteBuffer(bytes int) error {
-	return c.setErr(setsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes))
+	return c.setErr(c.control(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes) }))
 }
 
 func (c *TCPConn) setErr(err error) error {

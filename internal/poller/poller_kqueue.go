@@ -93,7 +93,7 @@ func (b *backend) init() error {
 	b.kq, b.wakeR, b.wakeW = -1, -1, -1
 	if c, err := uring.Chosen(); err != nil {
 		return fmt.Errorf("poller: %w", err)
-	} else if c == uring.URing {
+	} else if c == uring.URing || c == uring.Completion {
 		return fmt.Errorf("poller: %s=uring, but io_uring is unavailable: %w", uring.EnvBackend, uring.Available())
 	}
 	// kqueue(2) has no close-on-exec flag everywhere; hold ForkLock so that

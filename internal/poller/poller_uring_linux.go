@@ -121,7 +121,9 @@ func chooseURing() (bool, error) {
 		return false, fmt.Errorf("poller: %w", err)
 	}
 	switch c {
-	case uring.Epoll:
+	case uring.Epoll, uring.Completion:
+		// uring-completion keeps readiness on epoll; smolnet's completion
+		// rings are its own (see smolnet/uring_linux.go).
 		return false, nil
 	case uring.URing:
 		if err := uringAvailable(); err != nil {

@@ -30,6 +30,8 @@ package uring
 //   - uring-defer: the same as uring on a locked thread with
 //     SINGLE_ISSUER|DEFER_TASKRUN (Options.SingleIssuer).
 //   - uring-fixed: uring with every socket in the registered file table.
+//   - uring-defer-fixed: uring-defer with the registered file table, the
+//     setup smolnet's completion path would use if fixed files paid.
 //   - uring-zc: uring with zero-copy sends from a registered buffer.
 //
 // Run: go test -run '^$' -bench . -count 5 ./internal/uring
@@ -133,7 +135,7 @@ func BenchmarkPingPong(b *testing.B) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, conns := range pingConns {
 		b.Run(fmt.Sprintf("conns=%d/epoll", conns), func(b *testing.B) { pingEpoll(b, conns) })
-		for _, v := range []string{"uring", "uring-locked", "uring-park", "uring-coop", "uring-defer", "uring-defer-park", "uring-fixed", "uring-zc"} {
+		for _, v := range []string{"uring", "uring-locked", "uring-park", "uring-coop", "uring-defer", "uring-defer-park", "uring-fixed", "uring-defer-fixed", "uring-zc"} {
 			b.Run(fmt.Sprintf("conns=%d/%s", conns, v), func(b *testing.B) {
 				if v == "uring-locked" || strings.HasPrefix(v, "uring-defer") {
 					// The ring is bound to the thread that creates it.
@@ -256,7 +258,7 @@ func pingURing(b *testing.B, conns int, variant string) {
 	must(b, err)
 
 	// fd returns how requests name end k: its fd, or its registered slot.
-	fixed := variant == "uring-fixed"
+	fixed := variant == "uring-fixed" || variant == "uring-defer-fixed"
 	sqeFlags := uint8(SQECQESkipSuccess)
 	fdOf := func(k int) int { return ends[k] }
 	if fixed {

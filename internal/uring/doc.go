@@ -15,15 +15,31 @@
 // internal/poller's io_uring backend (poller_uring_linux.go, chosen with
 // SMOL_BACKEND=uring) keeps readiness with multishot poll requests on one
 // Ring made with Options.Park, and waits with Ring.Park, which lets other
-// goroutines submit (Add, Delete) while the waiter is parked. Nothing uses
-// the completion-based operations yet (multishot accept and receive into
-// provided buffer rings, sends): smolnet reads and writes with ordinary
-// system calls on both backends. Registered files and buffers are not
-// used by the poller: a multishot poll is issued once per connection, so
-// the fdget that a fixed file saves is paid once, not per event, and the
-// poller moves no data; where they could pay is said in register_linux.go.
-// The measured result of the poller backend is in BENCHMARKS.md ("io_uring
-// backend").
+// goroutines submit (Add, Delete) while the waiter is parked.
+//
+// smolnet's completion path (smolnet/uring_linux.go, chosen with
+// SMOL_BACKEND=uring-completion) uses the completion-based operations: one
+// Ring per LocalExecutor, made with Options.SingleIssuer (SINGLE_ISSUER|
+// DEFER_TASKRUN) and NoWake on the executor's goroutine, which it locks to
+// its thread; a BufRing of receive buffers; multishot accept on TCP
+// listeners, multishot receive into the BufRing and PrepSend for the
+// connections accepted there; PrepCancel and PrepCancelFd on Close. One
+// task of the executor submits and reaps with SubmitAndWait(0), one enter
+// per round of the executor, and waits in the process's reactor (epoll)
+// on an eventfd given to RegisterEventfd, with its signals off
+// (SetEventfdSignals) while it runs; HasWork tells it whether to wait.
+//
+// Registered files and buffers are used by neither. The poller issues a
+// multishot poll once per connection, and the completion path a multishot
+// receive once per connection (re-armed only when it stops), so the fdget
+// that a fixed file saves is paid once, not per event; what remains is
+// one fdget per send, an atomic increment and decrement, which
+// BenchmarkPingPong's uring-defer-fixed variant (the completion path's
+// setup with every socket registered) did not show above noise (see
+// BENCHMARKS.md, "io_uring completion path"). A registered buffer helps
+// only zero-copy sends (a copying send pins nothing), which cost more than
+// they save at echo's sizes; see register_linux.go.
+// The measured results are in BENCHMARKS.md ("io_uring backend").
 // It is built only on Linux; elsewhere the package holds just Available,
 // which says no, and the EnvBackend parsing, so that callers compile
 // everywhere.

@@ -12,6 +12,13 @@ import (
 //	SMOL_BACKEND=uring   use io_uring; if it is unavailable the reactor
 //	                     fails to start with the reason, rather than
 //	                     quietly using epoll
+//	SMOL_BACKEND=uring-completion
+//	                     the reactor on epoll, and smolnet's TCP
+//	                     listeners and the connections they accept, in
+//	                     tasks of a LocalExecutor, on a completion ring of
+//	                     that executor (multishot accept and receive, sends
+//	                     as requests; see smolnet's package doc); fails
+//	                     like uring if io_uring is unavailable
 //	SMOL_BACKEND=epoll   use epoll (kqueue on macOS and the BSDs) even if
 //	                     io_uring is available
 //	SMOL_BACKEND=auto    or unset: the reactor's default, falling back to
@@ -32,6 +39,9 @@ const (
 	Epoll
 	// URing: "uring" (or "io_uring"); io_uring must be used.
 	URing
+	// Completion: "uring-completion"; the reactor uses epoll, and
+	// smolnet's completion path must be used where it applies.
+	Completion
 )
 
 // ErrNotChosen is returned by Available when EnvBackend says epoll.
@@ -46,8 +56,10 @@ func Chosen() (Choice, error) {
 		return Epoll, nil
 	case "uring", "io_uring":
 		return URing, nil
+	case "uring-completion":
+		return Completion, nil
 	default:
-		return Auto, fmt.Errorf("uring: %s=%q: want uring, epoll or auto", EnvBackend, v)
+		return Auto, fmt.Errorf("uring: %s=%q: want uring, uring-completion, epoll or auto", EnvBackend, v)
 	}
 }
 

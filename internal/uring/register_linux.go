@@ -122,6 +122,24 @@ func (r *Ring) RegisterBuffers(bufs [][]byte) error {
 	return err
 }
 
+// RegisterEventfd registers efd (an eventfd) with the ring
+// (IORING_REGISTER_EVENTFD): the kernel signals it when it posts a
+// completion and, under SingleIssuer (DEFER_TASKRUN), when it queues
+// completion work for the owner's next enter, once per transition of that
+// queue from empty to not empty. SetEventfdSignals turns the signals off
+// while the owner is busy anyway. A ring has at most one; it is
+// unregistered when the ring is closed.
+func (r *Ring) RegisterEventfd(efd int) error {
+	fd32 := int32(efd)
+	_, err := register(r.fd, registerEventfd, unsafe.Pointer(&fd32), 1)
+	return err
+}
+
+// SetEventfdSignals turns the signals of the registered eventfd on or off
+// (IORING_CQ_EVENTFD_DISABLED, a flag in the shared CQ ring: no system
+// call). See setEventfdSignals for the ordering it gives.
+func (r *Ring) SetEventfdSignals(on bool) { r.setEventfdSignals(on) }
+
 // UnregisterBuffers drops the registered buffers.
 func (r *Ring) UnregisterBuffers() error {
 	_, err := register(r.fd, unregisterBuffers, nil, 0)

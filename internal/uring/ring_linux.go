@@ -163,6 +163,11 @@ type Options struct {
 	// owner holds no P and no thread, instead of blocking in
 	// io_uring_enter. See park_linux.go for the measured cost.
 	Park bool
+	// NoWake leaves out Notify's wake-up (no notifier ring, no eventfd
+	// armed on the ring): for an owner that is woken by other means, such
+	// as smolnet's completion rings, whose owner waits in the reactor on
+	// an eventfd registered with RegisterEventfd. Notify then fails.
+	NoWake bool
 
 	// noWake leaves out the wake-up: the notifier ring itself has none.
 	noWake bool
@@ -206,7 +211,7 @@ func New(opts Options) (*Ring, error) {
 		r.Close()
 		return nil, err
 	}
-	if opts.noWake {
+	if opts.noWake || opts.NoWake {
 		return r, nil
 	}
 	if err := r.initWake(); err != nil {
@@ -383,6 +388,11 @@ func (r *Ring) Fd() int { return r.fd }
 // SetupFlags returns the IORING_SETUP_* flags the kernel accepted.
 func (r *Ring) SetupFlags() uint32 { return r.flags }
 
+// DeferTaskrun reports whether the kernel accepted SingleIssuer's
+// IORING_SETUP_DEFER_TASKRUN (Linux 6.1+): completion work waits for the
+// owner's GETEVENTS enters.
+func (r *Ring) DeferTaskrun() bool { return r.flags&setupDeferTaskrun != 0 }
+
 // Features returns the IORING_FEAT_* bits the kernel reported.
 func (r *Ring) Features() uint32 { return r.features }
 
@@ -544,6 +554,15 @@ func isTransient(err error) bool {
 // atomic ORs and ANDs. The bits are hints that tell us to enter the kernel;
 // a stale read costs at most one wasted or one deferred enter.
 func loadFlags(r *Ring) uint32 { return atomic.LoadUint32(r.sqFlags) }
+
+// HasWork reports whether the owner has something to collect: completions
+// ready to reap, completions waiting in the kernel's overflow list, or
+// (under SingleIssuer, which sets IORING_SETUP_TASKRUN_FLAG) completion
+// work queued for the owner's next GETEVENTS enter. It makes no system
+// call. SubmitAndWait(0) collects all three.
+func (r *Ring) HasWork() bool {
+	return r.cqReady() != 0 || loadFlags(r)&(sqTaskrun|sqCQOverflow) != 0
+}
 
 // cqReady returns how many completions are ready to reap.
 func (r *Ring) cqReady() uint32 {

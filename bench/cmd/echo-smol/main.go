@@ -9,10 +9,15 @@
 // -budget N gives the executor a cooperative budget of N units per poll
 // instead of the default (smol.WithBudget); a huge value turns the forced
 // yields off, which is how bench/ab.sh measures what the budget costs.
+//
+// -backend B sets SMOL_BACKEND=B before anything starts (epoll, uring,
+// uring-completion), so that bench/ab.sh can compare two settings of one
+// build: -args-a "-backend epoll" -args-b "-backend uring-completion".
 package main
 
 import (
 	"flag"
+	"os"
 
 	"github.com/smolgo/smol"
 	"github.com/smolgo/smol/bench/internal/echoserver"
@@ -22,7 +27,11 @@ import (
 
 func main() {
 	budget := flag.Int("budget", 0, "cooperative budget per poll (0: the default)")
+	backend := flag.String("backend", "", "set SMOL_BACKEND to this before starting (empty: leave it)")
 	cfg := echoserver.ParseFlags()
+	if *backend != "" {
+		os.Setenv("SMOL_BACKEND", *backend)
+	}
 	ln, err := smolnet.Listen("tcp", cfg.Addr)
 	if err != nil {
 		echoserver.Fatal("listen: %v", err)
