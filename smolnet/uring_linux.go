@@ -787,11 +787,7 @@ func (cr *cring) shutConn(c *uconn) {
 	}
 	sqe := cr.sqe()
 	if sqe == nil {
-		// No room now: queue it again for the next round.
-		cr.mu.Lock()
-		cr.closeq = append(cr.closeq, closer{c: c})
-		cr.mu.Unlock()
-		cr.kick()
+		cr.requeueClose(closer{c: c})
 		return
 	}
 	uring.PrepCancelFd(sqe, int(c.fd), ud(c.slot, opCancel))
@@ -1089,6 +1085,15 @@ func (cr *cring) acceptDone(l *ulisten, cqe *uring.CQE) {
 	l.wake()
 }
 
+// requeueClose queues a close that found no room in the submission queue
+// again, for the next round.
+func (cr *cring) requeueClose(cl closer) {
+	cr.mu.Lock()
+	cr.closeq = append(cr.closeq, cl)
+	cr.mu.Unlock()
+	cr.kick()
+}
+
 // shutListener starts closing l: cancel its accept, close what it queued.
 func (cr *cring) shutListener(l *ulisten) {
 	if l.shut {
@@ -1103,10 +1108,7 @@ func (cr *cring) shutListener(l *ulisten) {
 	}
 	sqe := cr.sqe()
 	if sqe == nil {
-		cr.mu.Lock()
-		cr.closeq = append(cr.closeq, closer{l: l})
-		cr.mu.Unlock()
-		cr.kick()
+		cr.requeueClose(closer{l: l})
 		return
 	}
 	uring.PrepCancel(sqe, ud(l.slot, opAccept), true, ud(l.slot, opCancel))

@@ -67,6 +67,18 @@ func ringListen(t *testing.T) *TCPListener {
 }
 
 // acceptOne accepts one connection on ex and checks that it is on the ring.
+// ringPair dials ln and accepts the connection on ex's ring: the client's
+// end and the server's, both closed when the test ends.
+func ringPair(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) (net.Conn, *TCPConn) {
+	t.Helper()
+	cl, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl, acceptOne(t, ex, ln)
+}
+
 func acceptOne(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) *TCPConn {
 	t.Helper()
 	c, err := on(t, ex, ln.PollAccept)
@@ -217,12 +229,7 @@ func TestRingEcho(t *testing.T) {
 func TestRingWriteThenClose(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
-	cl, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c := acceptOne(t, ex, ln)
+	cl, c := ringPair(t, ex, ln)
 	if _, err := on(t, ex, func(cx *smol.Context) (int, bool, error) {
 		n, ok, err := c.PollWrite(cx, []byte("hello"))
 		if ok {
@@ -349,12 +356,7 @@ func ringOf(c *TCPConn) *cring { return c.ring().cr }
 func TestRingReaderNeverReads(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
-	flood, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer flood.Close()
-	idle := acceptOne(t, ex, ln)
+	flood, idle := ringPair(t, ex, ln)
 	var written atomic.Int64
 	go func() {
 		flood.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -370,12 +372,7 @@ func TestRingReaderNeverReads(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); written.Load() < 1<<20 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
-	pp, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pp.Close()
-	c := acceptOne(t, ex, ln)
+	pp, c := ringPair(t, ex, ln)
 	smol.SpawnOn(ex, &ringEcho{c: c, buf: make([]byte, 64)}).Detach()
 	buf := make([]byte, 64)
 	for i := range 200 {
@@ -436,12 +433,7 @@ func TestRingRunsDry(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	pp, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pp.Close()
-	c := acceptOne(t, ex, ln)
+	pp, c := ringPair(t, ex, ln)
 	echo := smol.SpawnOn(ex, &ringEcho{c: c, buf: make([]byte, 64)})
 	defer echo.Cancel()
 	pp.Write([]byte("ping"))
@@ -468,12 +460,7 @@ func TestRingRunsDry(t *testing.T) {
 func TestRingForeignPoll(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
-	cl, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c := acceptOne(t, ex, ln)
+	_, c := ringPair(t, ex, ln)
 	if _, err := smol.BlockOn(c.Read(make([]byte, 10))); !errors.Is(err, errForeignRing) {
 		t.Fatalf("read from BlockOn: %v, want errForeignRing", err)
 	}
@@ -607,12 +594,7 @@ func TestRingAfterCoroutine(t *testing.T) {
 func TestRingThenCoroutine(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
-	cl, err := net.Dial("tcp", ln.AddrPort().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c := acceptOne(t, ex, ln)
+	cl, c := ringPair(t, ex, ln)
 	for i := range 3 {
 		task := coro.Spawn(ex, func(co *coro.Co) (string, error) {
 			buf := make([]byte, 4)
