@@ -199,8 +199,18 @@ type cring struct {
 	tid  int      // the OS thread the ring is bound to, whose goroutine is locked to it
 	dead error    // set once, under own and mu: the ring is closed and every operation fails with it
 
-	slots []cslot  // by slot index: the socket of a request's user data
-	free  []uint32 // free slot indexes
+	// The connections' slots, by index (a request's user data names
+	// one), in chunks of slotChunk that are never copied, so that a
+	// growing table leaves no garbage behind; free lists the indexes
+	// let go. Listeners, a few, have their own table.
+	slots [][]cslot
+	nslot uint32
+	free  []uint32
+	lsns  []*ulisten // listeners by index, nil where free
+
+	// extra holds waiters beyond a connection's inline one (a second
+	// task waiting, such as a writer beside a reader); rare.
+	extra map[*uconn]*[2][]smol.Waker
 
 	// The receive FIFOs: a connection's received buffers are a list
 	// linked through next, by buffer ID, with the bytes of each in blen.
@@ -219,17 +229,25 @@ type cring struct {
 	sendBuf [3][]*sendBuf // the send pool, by size class
 	cqes    [256]uring.CQE
 
+	// ctl orders a connection's control calls (its setters, from any
+	// goroutine) against the pump's close(2) of its fd; see control.
+	ctl sync.Mutex
+
 	// mu guards closeq and waker, which other goroutines use.
 	mu     sync.Mutex
 	closeq []closer
 	waker  smol.Waker // the pump's; nil until its first poll
 }
 
-// cslot is what a slot holds: a connection or a listener.
+// cslot is what a connection's slot holds: the connection, and its send
+// in flight (nil if none; see uconn).
 type cslot struct {
-	c *uconn
-	l *ulisten
+	c   *uconn
+	snd *sendBuf
 }
+
+// slotChunk is the number of slots in a chunk of cring.slots.
+const slotChunk = 1024
 
 // closer is a socket queued for the pump to close.
 type closer struct {
@@ -324,16 +342,35 @@ func (cr *cring) kick() {
 	// A nil waker: the pump was just spawned and has not run yet; it will.
 }
 
-// alloc takes a slot.
-func (cr *cring) alloc(s cslot) uint32 {
+// alloc takes a slot for c.
+func (cr *cring) alloc(c *uconn) uint32 {
+	i := cr.nslot
 	if n := len(cr.free); n > 0 {
-		i := cr.free[n-1]
+		i = cr.free[n-1]
 		cr.free = cr.free[:n-1]
-		cr.slots[i] = s
-		return i
+	} else {
+		if i%slotChunk == 0 {
+			cr.slots = append(cr.slots, make([]cslot, slotChunk))
+		}
+		cr.nslot++
 	}
-	cr.slots = append(cr.slots, s)
-	return uint32(len(cr.slots) - 1)
+	*cr.slot(i) = cslot{c: c}
+	return i
+}
+
+// slot returns slot i (i < nslot).
+func (cr *cring) slot(i uint32) *cslot { return &cr.slots[i/slotChunk][i%slotChunk] }
+
+// allocListener takes a listener's slot for l.
+func (cr *cring) allocListener(l *ulisten) uint32 {
+	for i, x := range cr.lsns {
+		if x == nil {
+			cr.lsns[i] = l
+			return uint32(i)
+		}
+	}
+	cr.lsns = append(cr.lsns, l)
+	return uint32(len(cr.lsns) - 1)
 }
 
 // sqe returns a free SQE, or nil if the SQ is full and the kernel refused
@@ -498,8 +535,8 @@ func (cr *cring) shutdown(err error) {
 	cr.mu.Unlock()
 	cr.r.Close()
 	cr.efd.Close()
-	for _, s := range cr.slots {
-		if c := s.c; c != nil {
+	for i := range cr.nslot {
+		if c := cr.slot(i).c; c != nil {
 			c.fifoFree()
 			c.wake(dirRead)
 			c.wake(dirWrite)
@@ -507,14 +544,16 @@ func (cr *cring) shutdown(err error) {
 				c.closeFd()
 			}
 		}
-		if l := s.l; l != nil {
+	}
+	for _, l := range cr.lsns {
+		if l != nil {
 			// The accept is gone with the ring; the dup is of no more use.
 			l.drop()
 			l.wake()
 			l.closeDup()
 		}
 	}
-	cr.slots, cr.free = nil, nil
+	cr.slots, cr.nslot, cr.free, cr.lsns, cr.extra = nil, 0, nil, nil, nil
 	cr.mu.Lock()
 	q := cr.closeq
 	cr.closeq = nil
@@ -536,17 +575,20 @@ func (cr *cring) shutdown(err error) {
 // complete handles one CQE. own is held.
 func (cr *cring) complete(cqe *uring.CQE) {
 	slot, op := uint32(cqe.UserData>>8), cqe.UserData&0xff
-	if op == opCancel || int(slot) >= len(cr.slots) {
-		return
-	}
-	s := cr.slots[slot]
-	switch {
-	case s.c != nil && op == opRecv:
-		cr.recvDone(s.c, cqe)
-	case s.c != nil && op == opSend:
-		cr.sendDone(s.c, cqe)
-	case s.l != nil && op == opAccept:
-		cr.acceptDone(s.l, cqe)
+	switch op {
+	case opRecv, opSend:
+		if slot >= cr.nslot {
+			return
+		}
+		if c := cr.slot(slot).c; c != nil && op == opRecv {
+			cr.recvDone(c, cqe)
+		} else if c != nil {
+			cr.sendDone(c, cqe)
+		}
+	case opAccept:
+		if int(slot) < len(cr.lsns) && cr.lsns[slot] != nil {
+			cr.acceptDone(cr.lsns[slot], cqe)
+		}
 	}
 }
 
@@ -567,8 +609,8 @@ func (cr *cring) complete(cqe *uring.CQE) {
 // error re-arms at once; res 0 records io.EOF (cEOF), an error records it
 // (rerr).
 //
-// Its send: none or one in flight (snd != nil), never two, so the
-// kernel cannot reorder them. PollWrite is pending while one is in
+// Its send: none or one in flight (its slot's snd != nil), never two, so
+// the kernel cannot reorder them. PollWrite is pending while one is in
 // flight; a partial send is resubmitted for the rest; an error is kept
 // for the next PollWrite (werr).
 //
@@ -577,38 +619,42 @@ func (cr *cring) complete(cqe *uring.CQE) {
 // send already prepared, which the kernel tries first, so a write followed
 // by Close is sent when the socket has room, as with write(2). Once
 // neither request is in flight the pump closes the fd (finish).
+//
+// An idle connection is this 80-byte record and its 48-byte TCPConn, so
+// what is not needed while idle lives elsewhere: the send in flight in the
+// slot, waiters beyond the first in cring.extra, and the lock of control
+// on the ring (cring.ctl).
 type uconn struct {
 	laddr tcpEndpoint // first: the TCPConn's laddr points here (see conn.ring)
 	cr    *cring
-	snd   *sendBuf // the send in flight, nil if none
-	w     [2]smol.Waker
-	extra *[2][]smol.Waker // waiters beyond the inline one in each direction; rare
-	// mu orders control's system calls against the pump's close(2) of
-	// the fd, which sets fdClosed; see control.
-	mu            sync.Mutex
-	fd            int32
-	slot          uint32
-	off           uint32 // bytes of the FIFO's head buffer already read
-	n, head, tail uint16 // the FIFO: n buffers, head first, linked by cring.next
-	rerr, werr    uint16 // the receive's errno (after the FIFO) and the send's (for the next PollWrite)
+	w     smol.Waker // the inline waiter, waiting in the directions of st's cWait bits
+	fd    int32
+	slot  uint32
 	// closed is set once, by Close from any goroutine, before Close
 	// queues c under cring.mu; the pump learns of the Close from the
 	// queue (mu orders it), so closed needs no ordering of its own: the
 	// loads in pollRead, pollWrite and control only make operations after
 	// Close fail at once, and a load that misses a concurrent Close sees
 	// an operation that raced with it, which Close's own queueing ends.
-	closed   atomic.Bool
-	fdClosed bool
-	st       uint8 // cRecvArmed, cRecvCapped, cStarved, cShut, cEOF
+	closed     atomic.Bool
+	off        uint16 // bytes of the FIFO's head buffer already read (recvBufSize fits)
+	n          uint16 // the FIFO: n buffers, head first, linked by cring.next
+	head, tail uint16
+	rerr, werr uint8 // the receive's errno (after the FIFO) and the send's (for the next PollWrite); Linux's errnos are below 256
+	st         uint8 // cRecvArmed, cRecvCapped, cStarved, cShut, cEOF, cWaitRead, cWaitWrite
+	fdClosed   bool  // the pump closed fd; under cring.ctl (see control)
 }
 
-// uconn states (st bits); see uconn.
+// uconn states (st bits); see uconn. cWaitRead and cWaitWrite (1 << 5 + d
+// for direction d) say in which directions the inline waker waits.
 const (
 	cRecvArmed uint8 = 1 << iota
 	cRecvCapped
 	cStarved
 	cShut
 	cEOF
+	cWaitRead
+	cWaitWrite
 )
 
 // sendBuf is a send in flight: b[:n] is sent, done bytes of it so far.
@@ -645,7 +691,7 @@ func (c *uconn) readErr() error {
 // own is held.
 func (cr *cring) newConn(s int) *uconn {
 	c := &uconn{cr: cr, fd: int32(s)}
-	c.slot = cr.alloc(cslot{c: c})
+	c.slot = cr.alloc(c)
 	cr.arm(c)
 	return c
 }
@@ -726,7 +772,7 @@ func (cr *cring) recvDone(c *uconn, cqe *uring.CQE) {
 	case res == -int32(unix.ECANCELED):
 	default:
 		if c.rerr == 0 {
-			c.rerr = uint16(-res)
+			c.rerr = uint8(-res)
 		}
 	}
 	c.wake(dirRead)
@@ -748,7 +794,8 @@ func (cr *cring) recycle(id uint16) {
 
 // sendDone handles the CQE of c's send.
 func (cr *cring) sendDone(c *uconn, cqe *uring.CQE) {
-	sb := c.snd
+	sl := cr.slot(c.slot)
+	sb := sl.snd
 	if sb == nil {
 		return
 	}
@@ -761,13 +808,13 @@ func (cr *cring) sendDone(c *uconn, cqe *uring.CQE) {
 				cr.kick()
 				return
 			}
-			c.werr = uint16(unix.ENOBUFS)
+			c.werr = uint8(unix.ENOBUFS)
 		}
 	} else if cqe.Res < 0 && cqe.Res != -int32(unix.ECANCELED) && c.werr == 0 {
-		c.werr = uint16(-cqe.Res)
+		c.werr = uint8(-cqe.Res)
 	}
 	cr.putSendBuf(sb)
-	c.snd = nil
+	sl.snd = nil
 	c.wake(dirWrite)
 	if c.has(cShut) {
 		cr.finish(c)
@@ -781,7 +828,7 @@ func (cr *cring) shutConn(c *uconn) {
 	c.wake(dirRead)
 	c.wake(dirWrite)
 	c.fifoFree()
-	if !c.has(cRecvArmed) && c.snd == nil {
+	if !c.has(cRecvArmed) && cr.slot(c.slot).snd == nil {
 		cr.finish(c)
 		return
 	}
@@ -798,12 +845,12 @@ func (cr *cring) shutConn(c *uconn) {
 // finish closes c's fd once Close was called and no request of c is in
 // flight; the slot is free again.
 func (cr *cring) finish(c *uconn) {
-	if !c.has(cShut) || c.has(cRecvArmed) || c.snd != nil || c.slot == ^uint32(0) {
+	if !c.has(cShut) || c.has(cRecvArmed) || c.slot == ^uint32(0) || cr.slot(c.slot).snd != nil {
 		return
 	}
 	c.fifoFree()
 	c.closeFd()
-	cr.slots[c.slot] = cslot{}
+	*cr.slot(c.slot) = cslot{}
 	cr.free = append(cr.free, c.slot)
 	c.slot = ^uint32(0)
 }
@@ -827,14 +874,15 @@ func (c *uconn) fifoFree() {
 	c.off = 0
 }
 
-// closeFd closes the fd, under mu so that no control call is using it.
+// closeFd closes the fd, under the ring's ctl so that no control call is
+// using it.
 func (c *uconn) closeFd() {
-	c.mu.Lock()
+	c.cr.ctl.Lock()
 	if !c.fdClosed {
 		c.fdClosed = true
 		unix.Close(int(c.fd))
 	}
-	c.mu.Unlock()
+	c.cr.ctl.Unlock()
 }
 
 // Directions of a connection's waiters.
@@ -844,32 +892,51 @@ const (
 )
 
 // wait registers w to be woken in direction d. The common case, one task
-// per direction, is inline; more go to extra.
+// waiting in either or both directions, is inline; other tasks go to the
+// ring's extra table. own is held.
 func (c *uconn) wait(d int, w smol.Waker) {
-	if c.w[d] == nil || c.w[d] == w {
-		c.w[d] = w
+	if c.w == nil || c.w == w {
+		c.w = w
+		c.st |= cWaitRead << d
 		return
 	}
-	if c.extra == nil {
-		c.extra = new([2][]smol.Waker)
+	cr := c.cr
+	x := cr.extra[c]
+	if x == nil {
+		if cr.extra == nil {
+			cr.extra = map[*uconn]*[2][]smol.Waker{}
+		}
+		x = new([2][]smol.Waker)
+		cr.extra[c] = x
 	}
-	if !slices.Contains(c.extra[d], w) {
-		c.extra[d] = append(c.extra[d], w)
+	if !slices.Contains(x[d], w) {
+		x[d] = append(x[d], w)
 	}
 }
 
-// wake wakes the waiters in direction d.
+// wake wakes the waiters in direction d. The inline waker is let go once
+// it waits in no direction, and an entry of the extra table once it holds
+// no waiter. own is held.
 func (c *uconn) wake(d int) {
-	if w := c.w[d]; w != nil {
-		c.w[d] = nil
+	if bit := cWaitRead << d; c.st&bit != 0 {
+		w := c.w
+		if c.st &^= bit; c.st&(cWaitRead|cWaitWrite) == 0 {
+			c.w = nil
+		}
 		w.Wake()
 	}
-	if c.extra != nil && len(c.extra[d]) > 0 {
-		for i, w := range c.extra[d] {
+	if len(c.cr.extra) == 0 {
+		return
+	}
+	if x := c.cr.extra[c]; x != nil {
+		for _, w := range x[d] {
 			w.Wake()
-			c.extra[d][i] = nil
 		}
-		c.extra[d] = c.extra[d][:0]
+		clear(x[d])
+		x[d] = x[d][:0]
+		if len(x[0]) == 0 && len(x[1]) == 0 {
+			delete(c.cr.extra, c)
+		}
 	}
 }
 
@@ -904,7 +971,7 @@ func (c *uconn) pollRead(cx *smol.Context, p []byte) (int, bool, error) {
 		b := cr.bufs.Bytes(id, int(cr.blen[id]))
 		k := copy(p[n:], b[c.off:])
 		n += k
-		c.off += uint32(k)
+		c.off += uint16(k)
 		if int(c.off) == len(b) {
 			c.head, c.off = cr.next[id], 0
 			c.n--
@@ -939,7 +1006,8 @@ func (c *uconn) pollWrite(cx *smol.Context, p []byte) (int, bool, error) {
 	if c.werr != 0 {
 		return 0, true, unix.Errno(c.werr)
 	}
-	if c.snd != nil {
+	sl := cr.slot(c.slot)
+	if sl.snd != nil {
 		c.wait(dirWrite, cx.Waker())
 		return 0, false, nil
 	}
@@ -953,7 +1021,7 @@ func (c *uconn) pollWrite(cx *smol.Context, p []byte) (int, bool, error) {
 	n := min(len(p), maxSend)
 	sb := cr.getSendBuf(n)
 	sb.n, sb.done = copy(sb.b, p), 0
-	c.snd = sb
+	sl.snd = sb
 	uring.PrepSend(sqe, int(c.fd), sb.b[:n], unix.MSG_NOSIGNAL|unix.MSG_WAITALL, ud(c.slot, opSend))
 	cr.kick()
 	return n, true, nil
@@ -1005,14 +1073,14 @@ func (c *uconn) close() error {
 // isClosed reports whether Close was called.
 func (c *uconn) isClosed() bool { return c.closed.Load() }
 
-// control runs op on the fd, which stays open meanwhile (mu); it fails
-// with os.ErrClosed after Close.
+// control runs op on the fd, which stays open meanwhile (the ring's ctl);
+// it fails with os.ErrClosed after Close.
 func (c *uconn) control(op func(s int) error) error {
 	if c.closed.Load() {
 		return os.ErrClosed
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.cr.ctl.Lock()
+	defer c.cr.ctl.Unlock()
 	if c.fdClosed {
 		return os.ErrClosed
 	}
@@ -1049,7 +1117,7 @@ func (cr *cring) newListener(s int) (*ulisten, error) {
 	}
 	l := &ulisten{cr: cr, fd: d}
 	l.dupFd.Store(int32(d))
-	l.slot = cr.alloc(cslot{l: l})
+	l.slot = cr.allocListener(l)
 	return l, nil
 }
 
@@ -1123,8 +1191,7 @@ func (cr *cring) finishListener(l *ulisten) {
 	}
 	l.drop()
 	l.closeDup()
-	cr.slots[l.slot] = cslot{}
-	cr.free = append(cr.free, l.slot)
+	cr.lsns[l.slot] = nil
 	l.slot = ^uint32(0)
 }
 
