@@ -15,9 +15,11 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 # ---------------------------------------------------------------------------
-# The servers, in the order each round runs them: "name directory [rust]"
-# lines from servers.txt, which soak.sh reads too. A Go server's program is
-# under cmd/<directory>; to add one, add its line there and its program
+# The servers, in the order each round runs them: "name directory [rust |
+# flags]" lines from servers.txt, which soak.sh reads too. A Go server's
+# program is under cmd/<directory>, run with the line's flags if it has
+# any (one program can so be two servers, such as smol on each backend);
+# to add one, add its line there and its program
 # here. A line whose directory does not exist yet is skipped with a note,
 # so the smol servers light up as soon as their programs are written. A
 # line marked "rust" is a Rust anchor: a cargo crate under rust/<directory>,
@@ -158,7 +160,7 @@ NOTES=()     # notes recorded in the summary's meta
 PKGS=(./cmd/loadgen ./cmd/report)
 [ "$NO_PLOT" = 1 ] || PKGS+=(./cmd/plot)
 RUST=()      # "name dir" pairs of the Rust anchors asked for
-while read -r name dir kind; do
+while read -r name dir kind; do  # kind: "rust", or the Go server's extra flags
 	[ -n "$name" ] || continue
 	if [ -n "$ONLY_SERVERS" ] && ! [[ " $ONLY_SERVERS " == *" $name "* ]]; then
 		continue
@@ -172,8 +174,8 @@ while read -r name dir kind; do
 		say "server $name: skipped, bench/cmd/$dir does not exist yet"
 		continue
 	fi
-	SERVERS+=("$name $dir")
-	PKGS+=("./cmd/$dir")
+	SERVERS+=("$name $dir $kind")
+	[[ " ${PKGS[*]} " == *" ./cmd/$dir "* ]] || PKGS+=("./cmd/$dir")
 done <<<"$SERVER_TABLE"
 
 # The Rust anchors: each is its own cargo crate under rust/, built with
@@ -272,14 +274,15 @@ field() { # json key -> number (good enough for our own flat JSON)
 }
 
 run_one() {
-	local name=$1 dir=$2 scen=$3 mode=$4 conns=$5 size=$6 round=$7
+	local name=$1 dir=$2 scen=$3 mode=$4 conns=$5 size=$6 round=$7 sargs=$8
 	local port=$((PORT_BASE + 2 * RUN_NO)) ctl=$((PORT_BASE + 2 * RUN_NO + 1))
 	RUN_NO=$((RUN_NO + 1))
 	local slog="$LOGDIR/$scen.$name.r$round.server.log"
 	local clog="$LOGDIR/$scen.$name.r$round.loadgen.log"
 
 	# Start the server pinned to its core, one P.
-	GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/$dir" \
+	# shellcheck disable=SC2086 # sargs: the server's extra flags, split into words
+	GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/$dir" $sargs \
 		-addr "127.0.0.1:$port" -ctl "127.0.0.1:$ctl" >"$slog" 2>&1 &
 	CUR_PID=$!
 	local i
@@ -348,8 +351,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		read -r scen mode conns size <<<"$s"
 		say "[round $round/$ROUNDS] $scen ($mode, $conns connections, $size B)"
 		for sv in "${SERVERS[@]}"; do
-			read -r name dir <<<"$sv"
-			run_one "$name" "$dir" "$scen" "$mode" "$conns" "$size" "$round"
+			read -r name dir sargs <<<"$sv"
+			run_one "$name" "$dir" "$scen" "$mode" "$conns" "$size" "$round" "$sargs"
 		done
 	done
 done

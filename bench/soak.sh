@@ -150,7 +150,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/$DIR" \
+# shellcheck disable=SC2086 # KIND: the server's extra flags from servers.txt, split into words
+GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$BIN/$DIR" $KIND \
 	-addr "127.0.0.1:$PORT" -ctl "127.0.0.1:$((PORT + 1))" >"$SLOG" 2>&1 &
 SPID=$!
 for _ in $(seq 1 100); do
