@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/smolgo/smol"
@@ -63,10 +64,13 @@ func (e unixEndpoint) connAddr() net.Addr { return &net.UnixAddr{Name: string(e)
 // A TCP connection on the completion path (uring_linux.go) has no FD: fd
 // is nil, and laddr points to the first field of its *uconn, which ring
 // recovers. That keeps the readiness path's idle connection at 48 bytes.
+// Such a connection moves to the readiness path when it is first polled
+// from outside its executor (see uconn.leave): fd is then stored, once,
+// which is why it is atomic; every other connection has it from the start.
 type conn[A endpoint] struct {
-	fd    *smol.FD // nil on the completion path
-	laddr *A       // the local address, often shared with the listener; nil if unbound; never changed
-	raddr A        // the peer's address; unset if the peer is unbound
+	fd    atomic.Pointer[smol.FD] // nil on the completion path
+	laddr *A                      // the local address, often shared with the listener; nil if unbound; never changed
+	raddr A                       // the peer's address; unset if the peer is unbound
 }
 
 // local returns the local address, unset if the socket is unbound.
@@ -88,8 +92,13 @@ func (c *conn[A]) PollRead(cx *smol.Context, p []byte) (n int, ok bool, err erro
 	}
 	if u := c.ring(); u != nil {
 		n, ok, err = u.pollRead(cx, p)
+		if fd, e := c.left(u, err); fd != nil {
+			n, ok, err = fd.PollRead(cx, p)
+		} else {
+			err = e
+		}
 	} else {
-		n, ok, err = c.fd.PollRead(cx, p)
+		n, ok, err = c.fd.Load().PollRead(cx, p)
 	}
 	switch {
 	case !ok:
@@ -113,8 +122,13 @@ func (c *conn[A]) PollWrite(cx *smol.Context, p []byte) (n int, ok bool, err err
 	}
 	if u := c.ring(); u != nil {
 		n, ok, err = u.pollWrite(cx, p)
+		if fd, e := c.left(u, err); fd != nil {
+			n, ok, err = fd.PollWriteWith(cx, func(fd int) (int, error) { return sysSend(fd, p) })
+		} else {
+			err = e
+		}
 	} else {
-		n, ok, err = c.fd.PollWriteWith(cx, func(fd int) (int, error) { return sysSend(fd, p) })
+		n, ok, err = c.fd.Load().PollWriteWith(cx, func(fd int) (int, error) { return sysSend(fd, p) })
 	}
 	switch {
 	case !ok:
@@ -155,12 +169,15 @@ func (c *conn[A]) CloseWrite() error {
 // returns such an error.
 func (c *conn[A]) Close() error {
 	if u := c.ring(); u != nil {
-		if err := u.close(); err != nil {
-			return c.opErr("close", sockErr("close", err))
+		err := u.close()
+		if err != errMoved {
+			if err != nil {
+				return c.opErr("close", sockErr("close", err))
+			}
+			return nil
 		}
-		return nil
 	}
-	if err := c.fd.Close(); err != nil {
+	if err := c.fd.Load().Close(); err != nil {
 		return c.opErr("close", sockErr("close", err))
 	}
 	return nil
@@ -171,7 +188,7 @@ func (c *conn[A]) closed() bool {
 	if u := c.ring(); u != nil {
 		return u.isClosed()
 	}
-	return control(c.fd, func(int) error { return nil }) != nil
+	return control(c.fd.Load(), func(int) error { return nil }) != nil
 }
 
 // ring returns the connection's state on an io_uring ring, or nil if it
@@ -179,19 +196,39 @@ func (c *conn[A]) closed() bool {
 // type tcpEndpoint, and only TCP connections go on a ring, so the
 // conversion names the whole uconn that laddr points into.
 func (c *conn[A]) ring() *uconn {
-	if c.fd != nil {
+	if c.fd.Load() != nil {
 		return nil
 	}
 	return (*uconn)(unsafe.Pointer(c.laddr))
+}
+
+// left takes the error of a read or write on the ring u. If it says that
+// the connection has moved, or may (it was polled from outside its
+// executor; see uconn.leave), left returns the FD it uses now; otherwise
+// nil and the error to report.
+func (c *conn[A]) left(u *uconn, err error) (*smol.FD, error) {
+	if err != errForeignRing && err != errMoved {
+		return nil, err
+	}
+	fd, e := u.leave(&c.fd)
+	if fd != nil {
+		return fd, nil
+	}
+	if e == nil {
+		e = err
+	}
+	return nil, e
 }
 
 // control runs op on the descriptor while it is kept open; see
 // smol.FD.Control.
 func (c *conn[A]) control(op func(s int) error) error {
 	if u := c.ring(); u != nil {
-		return u.control(op)
+		if err := u.control(op); err != errMoved {
+			return err
+		}
 	}
-	return c.fd.Control(op)
+	return c.fd.Load().Control(op)
 }
 
 // LocalAddr returns the local address: a *net.TCPAddr for a TCP

@@ -136,10 +136,14 @@
 // from [smol.BlockOn], an [smol.Executor] or [TCPListener.NetListener]
 // keep readiness on the reactor. How such a connection differs:
 //
-//   - Its reads and writes must be polled by tasks of its executor;
-//     polled from anywhere else (BlockOn, [TCPConn.NetConn]'s goroutines,
-//     another executor) they fail. Close, the setters and the addresses
-//     work from any goroutine.
+//   - Once a task of its executor has read or written it, its reads and
+//     writes must be polled by tasks of that executor; polled from
+//     anywhere else (BlockOn, [TCPConn.NetConn]'s goroutines, another
+//     executor) they then fail. A connection handed on before its
+//     executor used it, the usual way to spread connections over
+//     executors or goroutines, leaves the ring at its first read or write
+//     elsewhere and is served by the reactor from then on, like any
+//     other. Close, the setters and the addresses work from any goroutine.
 //   - The goroutine that drives the executor is locked to its OS thread
 //     (runtime.LockOSThread) from the first such accept on, because the
 //     ring accepts submissions from one thread only; drive the executor
@@ -161,9 +165,9 @@
 //     stops receiving after 4 buffers, plus the burst the kernel takes
 //     before the stop lands (33 buffers measured under a flood).
 //   - An idle connection holds a TCPConn and the ring's record of it
-//     (about 180 bytes in all, against about 110 on the readiness path),
-//     and kernel memory for its armed receive, which the process's
-//     resident size does not show.
+//     (48 and 80 bytes, against 48 and 64 on the readiness path), and
+//     kernel memory for its armed receive, which the process's resident
+//     size does not show.
 //
 // The figures and where the path pays are in BENCHMARKS.md, "io_uring
 // completion path".

@@ -264,9 +264,8 @@ func closeFD(fd *smol.FD) { fd.Close() }
 // lives one more collection cycle after it becomes unreachable, which
 // only delays the close.
 func finalizeConn[A endpoint](c *conn[A]) {
-	if u := c.ring(); u != nil {
-		u.close()
+	if u := c.ring(); u != nil && u.close() != errMoved {
 		return
 	}
-	c.fd.Close()
+	c.fd.Load().Close()
 }

@@ -230,7 +230,8 @@ type TCPConn struct {
 
 // newTCPConn wraps a connected socket; laddr may be shared.
 func newTCPConn(fd *smol.FD, laddr *tcpEndpoint, raddr netip.AddrPort) *TCPConn {
-	c := &TCPConn{conn[tcpEndpoint]{fd: fd, laddr: laddr, raddr: tcpEndpoint(raddr)}}
+	c := &TCPConn{conn[tcpEndpoint]{laddr: laddr, raddr: tcpEndpoint(raddr)}}
+	c.fd.Store(fd)
 	runtime.SetFinalizer(c, finalizeTCPConn) // see finalizeConn
 	return c
 }

@@ -152,7 +152,8 @@ type UnixConn struct {
 func finalizeUnixConn(c *UnixConn) { finalizeConn(&c.conn) }
 
 func newUnixConn(fd *smol.FD, laddr *unixEndpoint, raddr unixEndpoint) *UnixConn {
-	c := &UnixConn{conn[unixEndpoint]{fd: fd, laddr: laddr, raddr: raddr}}
+	c := &UnixConn{conn[unixEndpoint]{laddr: laddr, raddr: raddr}}
+	c.fd.Store(fd)
 	runtime.SetFinalizer(c, finalizeUnixConn) // see finalizeConn
 	return c
 }

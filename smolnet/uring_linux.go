@@ -14,9 +14,12 @@ package smolnet
 // dialed connections, Unix and UDP sockets, listeners accepted from
 // BlockOn, an Executor or a goroutine (NetListener), and a listener
 // already bound to another executor's ring. A connection on a ring must
-// be read and written by tasks of that executor: polled with any other
-// context its reads and writes fail with errForeignRing. Close, the
-// setters and String work from anywhere.
+// be read and written by tasks of that executor once one of them has:
+// polled with any other context its reads and writes then fail with
+// errForeignRing. One handed on before that (a connection accepted by
+// one executor and served by another, a goroutine or BlockOn) leaves the
+// ring at its first poll elsewhere and goes on on the readiness path (see
+// uconn.leave). Close, the setters and String work from anywhere.
 //
 // # One ring per LocalExecutor, driven by its goroutine
 //
@@ -540,7 +543,7 @@ func (cr *cring) shutdown(err error) {
 			c.fifoFree()
 			c.wake(dirRead)
 			c.wake(dirWrite)
-			if c.closed.Load() {
+			if c.isClosed() {
 				c.closeFd()
 			}
 		}
@@ -630,13 +633,15 @@ type uconn struct {
 	w     smol.Waker // the inline waiter, waiting in the directions of st's cWait bits
 	fd    int32
 	slot  uint32
-	// closed is set once, by Close from any goroutine, before Close
-	// queues c under cring.mu; the pump learns of the Close from the
-	// queue (mu orders it), so closed needs no ordering of its own: the
-	// loads in pollRead, pollWrite and control only make operations after
-	// Close fail at once, and a load that misses a concurrent Close sees
-	// an operation that raced with it, which Close's own queueing ends.
-	closed     atomic.Bool
+	// state goes once from 0 to uClosed (Close, from any goroutine) or to
+	// uMoved (leave), by CAS, so that exactly one of the two owns the
+	// socket's end. Close sets it before it queues c under cring.mu; the
+	// pump learns of the Close from the queue (mu orders it), so the
+	// state needs no ordering of its own beyond the CAS: the loads in
+	// pollRead, pollWrite and control only make operations after Close
+	// fail at once, and a load that misses a concurrent Close sees an
+	// operation that raced with it, which Close's own queueing ends.
+	state      atomic.Uint32
 	off        uint16 // bytes of the FIFO's head buffer already read (recvBufSize fits)
 	n          uint16 // the FIFO: n buffers, head first, linked by cring.next
 	head, tail uint16
@@ -646,7 +651,8 @@ type uconn struct {
 }
 
 // uconn states (st bits); see uconn. cWaitRead and cWaitWrite (1 << 5 + d
-// for direction d) say in which directions the inline waker waits.
+// for direction d) say in which directions the inline waker waits; cUsed
+// that a task of the executor has read or written c (see leave).
 const (
 	cRecvArmed uint8 = 1 << iota
 	cRecvCapped
@@ -655,7 +661,18 @@ const (
 	cEOF
 	cWaitRead
 	cWaitWrite
+	cUsed
 )
+
+// Values of uconn.state.
+const (
+	uClosed uint32 = 1 + iota // Close was called
+	uMoved                    // leave moved the connection to the readiness path
+)
+
+// errMoved is what a ring connection's methods return once it has moved
+// to the readiness path: the caller goes on with the FD (conn.left).
+var errMoved = errors.New("smolnet: connection moved off its ring")
 
 // sendBuf is a send in flight: b[:n] is sent, done bytes of it so far.
 // The ring's pool keeps every sendBuf it ever made (Go heap memory, which
@@ -687,13 +704,81 @@ func (c *uconn) readErr() error {
 	return nil
 }
 
-// newConn puts the accepted socket s on the ring and arms its receive.
-// own is held.
+// newConn puts the accepted socket s on the ring. Its receive is armed by
+// its first read, so that a connection handed elsewhere before any can
+// still leave the ring (see leave). own is held.
 func (cr *cring) newConn(s int) *uconn {
 	c := &uconn{cr: cr, fd: int32(s)}
 	c.slot = cr.alloc(c)
-	cr.arm(c)
 	return c
+}
+
+// leave moves c to the readiness path if no task of its executor has read
+// or written it: c was accepted on the ring and handed, before its first
+// read or write, to a goroutine, BlockOn or another executor (the usual
+// way to spread connections over executors), which polled it. It returns
+// the FD the connection uses from now on, stored in dst (the conn's fd),
+// or nil and the reason if c stays on the ring. The steps:
+//
+//  1. own is taken, so that the executor's tasks cannot start using c
+//     meanwhile; a c already used stays where it is;
+//  2. a dup of the socket goes into the reactor as an FD, stored in dst:
+//     from then on the conn's operations find it (conn.ring returns nil);
+//  3. the state's CAS from 0 to uMoved decides against Close's CAS from 0
+//     to uClosed: if Close came first, the FD is closed too (the
+//     connection is closed, whichever path its next operation takes) and
+//     the pump closes the socket as for any closed connection;
+//  4. otherwise c's slot is freed and the original descriptor closed:
+//     nothing of c is on the ring, since it never armed a receive or sent.
+//
+// A ring already shut down (its executor closed) can still let an unused
+// connection go: shutdown closes only the sockets Close was called on.
+func (c *uconn) leave(dst *atomic.Pointer[smol.FD]) (*smol.FD, error) {
+	cr := c.cr
+	cr.own.Lock()
+	defer cr.own.Unlock()
+	if fd := dst.Load(); fd != nil {
+		return fd, nil
+	}
+	if err := c.stateErr(); err != nil {
+		return nil, err // closed (a move would have stored dst)
+	}
+	if c.has(cUsed) {
+		return nil, nil
+	}
+	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	fd, err := smol.NewFD(d)
+	if err != nil {
+		unix.Close(d)
+		return nil, err
+	}
+	fd.SetStream()
+	dst.Store(fd)
+	if !c.state.CompareAndSwap(0, uMoved) {
+		fd.Close()
+		return fd, nil
+	}
+	if cr.dead == nil {
+		*cr.slot(c.slot) = cslot{}
+		cr.free = append(cr.free, c.slot)
+	}
+	c.slot = ^uint32(0)
+	c.closeFd()
+	return fd, nil
+}
+
+// stateErr is the error of an operation on c after Close or leave.
+func (c *uconn) stateErr() error {
+	switch c.state.Load() {
+	case 0:
+		return nil
+	case uMoved:
+		return errMoved
+	}
+	return os.ErrClosed
 }
 
 // arm arms c's receive if it should be; see uconn.
@@ -944,14 +1029,18 @@ func (c *uconn) wake(d int) {
 // in order, as many as fit in p (len(p) > 0); buffers emptied go back to
 // the kernel, and the part of one left over stays for the next read.
 func (c *uconn) pollRead(cx *smol.Context, p []byte) (int, bool, error) {
-	if c.closed.Load() {
-		return 0, true, os.ErrClosed
+	if err := c.stateErr(); err != nil {
+		return 0, true, err
 	}
 	cr := c.cr
 	if err := cr.enter(cx); err != nil {
 		return 0, true, err
 	}
 	defer cr.own.Unlock()
+	if err := c.stateErr(); err != nil { // moved while we waited for own
+		return 0, true, err
+	}
+	c.set(cUsed, true)
 	if !cx.Proceed() {
 		return 0, false, nil
 	}
@@ -992,14 +1081,18 @@ func (c *uconn) pollRead(cx *smol.Context, p []byte) (int, bool, error) {
 // pollWrite is conn.PollWrite on the ring: it copies up to 64 KiB of p
 // into a send buffer and submits it (len(p) > 0).
 func (c *uconn) pollWrite(cx *smol.Context, p []byte) (int, bool, error) {
-	if c.closed.Load() {
-		return 0, true, os.ErrClosed
+	if err := c.stateErr(); err != nil {
+		return 0, true, err
 	}
 	cr := c.cr
 	if err := cr.enter(cx); err != nil {
 		return 0, true, err
 	}
 	defer cr.own.Unlock()
+	if err := c.stateErr(); err != nil { // moved while we waited for own
+		return 0, true, err
+	}
+	c.set(cUsed, true)
 	if !cx.Proceed() {
 		return 0, false, nil
 	}
@@ -1034,8 +1127,8 @@ func (c *uconn) pollWrite(cx *smol.Context, p []byte) (int, bool, error) {
 // (a server's main returning after its last Run); elsewhere it queues c
 // for the pump.
 func (c *uconn) close() error {
-	if !c.closed.CompareAndSwap(false, true) {
-		return os.ErrClosed
+	if !c.state.CompareAndSwap(0, uClosed) {
+		return c.stateErr()
 	}
 	cr := c.cr
 	if unix.Gettid() == cr.tid {
@@ -1071,17 +1164,21 @@ func (c *uconn) close() error {
 }
 
 // isClosed reports whether Close was called.
-func (c *uconn) isClosed() bool { return c.closed.Load() }
+func (c *uconn) isClosed() bool { return c.state.Load()&uClosed != 0 }
 
 // control runs op on the fd, which stays open meanwhile (the ring's ctl);
-// it fails with os.ErrClosed after Close.
+// it fails with os.ErrClosed after Close, and with errMoved once the
+// connection has left the ring.
 func (c *uconn) control(op func(s int) error) error {
-	if c.closed.Load() {
-		return os.ErrClosed
+	if err := c.stateErr(); err != nil {
+		return err
 	}
 	c.cr.ctl.Lock()
 	defer c.cr.ctl.Unlock()
 	if c.fdClosed {
+		if err := c.stateErr(); err != nil {
+			return err
+		}
 		return os.ErrClosed
 	}
 	return op(int(c.fd))

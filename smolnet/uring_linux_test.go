@@ -9,9 +9,11 @@ package smolnet
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -350,13 +352,31 @@ func TestRingPeerReset(t *testing.T) {
 // ringOf returns c's ring.
 func ringOf(c *TCPConn) *cring { return c.ring().cr }
 
-// TestRingReaderNeverReads: a connection whose reader never reads holds at
-// most connBufs buffers while its peer floods it (the receive is capped,
-// then the kernel's window fills), and a second connection still echoes.
+// armRecv has a task of ex poll a read of c once, before any data came:
+// that arms c's receive (a connection's first read does), so that data
+// fills the ring's buffers whether or not anyone reads it.
+func armRecv(t *testing.T, ex *smol.LocalExecutor, c *TCPConn) {
+	t.Helper()
+	if _, err := on(t, ex, func(cx *smol.Context) (int, bool, error) {
+		_, ok, err := c.PollRead(cx, make([]byte, 1))
+		if ok {
+			return 0, true, fmt.Errorf("first read of a fresh connection ready (%v), want pending", err)
+		}
+		return 0, true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRingReaderNeverReads: a connection whose reader never reads (after
+// the one poll that arms its receive) holds at most connBufs buffers while
+// its peer floods it (the receive is capped, then the kernel's window
+// fills), and a second connection still echoes.
 func TestRingReaderNeverReads(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
 	flood, idle := ringPair(t, ex, ln)
+	armRecv(t, ex, idle)
 	var written atomic.Int64
 	go func() {
 		flood.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -409,7 +429,7 @@ func TestRingReaderNeverReads(t *testing.T) {
 }
 
 // TestRingRunsDry: with a ring of 8 buffers, two connections that do not
-// read take them all; a third connection's receive ends with ENOBUFS, and
+// read (after the poll that arms their receive) take them all; a third connection's receive ends with ENOBUFS, and
 // it is re-armed and served once the two read again.
 func TestRingRunsDry(t *testing.T) {
 	old := recvBufs
@@ -427,6 +447,7 @@ func TestRingRunsDry(t *testing.T) {
 		defer cl.Close()
 		clients[i] = cl
 		held[i] = acceptOne(t, ex, ln)
+		armRecv(t, ex, held[i])
 		// Four sends of a byte, far apart: four buffers.
 		for range connBufs {
 			cl.Write([]byte{1})
@@ -455,17 +476,249 @@ func TestRingRunsDry(t *testing.T) {
 	}
 }
 
-// TestRingForeignPoll: a connection on a ring read from outside its
-// executor fails with errForeignRing rather than touching the ring.
+// TestRingForeignPoll: once a task of its executor has read it, a
+// connection on the ring stays there: a read from BlockOn fails with
+// errForeignRing, and the setters still work from any goroutine.
 func TestRingForeignPoll(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
-	_, c := ringPair(t, ex, ln)
+	cl, c := ringPair(t, ex, ln)
+	if _, err := cl.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := on(t, ex, c.Read(make([]byte, 1)).Poll); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := smol.BlockOn(c.Read(make([]byte, 10))); !errors.Is(err, errForeignRing) {
-		t.Fatalf("read from BlockOn: %v, want errForeignRing", err)
+		t.Fatalf("read from BlockOn after the executor read: %v, want errForeignRing", err)
+	}
+	if c.ring() == nil {
+		t.Fatal("the connection left the ring after its executor used it")
 	}
 	if err := c.SetNoDelay(true); err != nil {
 		t.Fatalf("SetNoDelay from another goroutine: %v", err)
+	}
+}
+
+// TestRingHandOff: a connection accepted on the ring and handed on before
+// its executor reads or writes it moves to the readiness path at its first
+// poll elsewhere, and works there: from BlockOn, from a goroutine through
+// NetConn, and from another LocalExecutor's task. Its slot on the ring is
+// freed, and closing it leaves no descriptor open.
+func TestRingHandOff(t *testing.T) {
+	ex := ringExecutor(t)
+	other := smol.NewLocalExecutor()
+	defer other.Close()
+	go smol.Run(other, smol.Never[struct{}]())
+	ln := ringListen(t)
+	ringPair(t, ex, ln) // the ring and its descriptors exist from here on
+	before := countFds(t)
+
+	roundTrip := func(cl net.Conn, read func([]byte) (int, error), write func([]byte) (int, error)) {
+		t.Helper()
+		if _, err := cl.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4)
+		n, err := read(b)
+		if err != nil || string(b[:n]) != "ping" {
+			t.Fatalf("read %q, %v; want ping", b[:n], err)
+		}
+		if _, err := write([]byte("pong")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(cl, b); err != nil || string(b) != "pong" {
+			t.Fatalf("peer read %q, %v; want pong", b, err)
+		}
+	}
+	for _, how := range []string{"BlockOn", "NetConn", "executor"} {
+		cl, c := ringPair(t, ex, ln)
+		u := c.ring()
+		switch how {
+		case "BlockOn":
+			roundTrip(cl,
+				func(b []byte) (int, error) { return smol.BlockOn(c.Read(b)) },
+				func(b []byte) (int, error) { return smol.BlockOn(c.WriteAll(b)) })
+		case "NetConn":
+			nc := c.NetConn()
+			roundTrip(cl, nc.Read, nc.Write)
+		case "executor":
+			roundTrip(cl,
+				func(b []byte) (int, error) { return smol.BlockOn(smol.SpawnOn(other, c.Read(b))) },
+				func(b []byte) (int, error) { return smol.BlockOn(smol.SpawnOn(other, c.WriteAll(b))) })
+		}
+		if c.ring() != nil {
+			t.Fatalf("%s: the connection is still on the ring", how)
+		}
+		if u.slot != ^uint32(0) {
+			t.Fatalf("%s: the ring still holds the connection's slot", how)
+		}
+		if err := c.SetNoDelay(false); err != nil {
+			t.Fatalf("%s: SetNoDelay after the move: %v", how, err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("%s: Close: %v", how, err)
+		}
+		if err := c.Close(); err == nil {
+			t.Fatalf("%s: a second Close succeeded", how)
+		}
+		if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("%s: peer read %v after Close, want EOF", how, err)
+		}
+		cl.Close()
+	}
+	for i := 0; countFds(t) > before; i++ {
+		if i == 500 {
+			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestRingHandOffRacesClose: Close from one goroutine while another polls
+// a fresh ring connection from outside its executor, which moves it; each
+// of the two ways the race goes must close the socket exactly once and
+// leave the connection closed. A socket closed twice would show as a
+// descriptor of the test's own (a pipe made after each round) closed
+// under it.
+func TestRingHandOffRacesClose(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	ringPair(t, ex, ln) // the ring and its descriptors exist from here on
+	before := countFds(t)
+	moved := 0
+	for i := range 200 {
+		cl, c := ringPair(t, ex, ln)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				runtime.Gosched()
+			}
+			c.Close()
+		}()
+		var rerr error
+		go func() {
+			defer wg.Done()
+			_, rerr = smol.BlockOn(c.Read(make([]byte, 1)))
+		}()
+		wg.Wait()
+		if rerr == nil {
+			t.Fatalf("round %d: a read after Close succeeded", i)
+		}
+		if !errors.Is(rerr, net.ErrClosed) {
+			t.Fatalf("round %d: read: %v, want net.ErrClosed", i, rerr)
+		}
+		if c.ring() == nil {
+			moved++
+		}
+		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("round %d: peer read %v, want EOF", i, err)
+		}
+		cl.Close()
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // room for a stray second close
+		for _, fd := range p {
+			var st syscall.Stat_t
+			if err := syscall.Fstat(fd, &st); err != nil {
+				t.Fatalf("round %d: a descriptor of the test was closed under it", i)
+			}
+			syscall.Close(fd)
+		}
+	}
+	t.Logf("the read moved the connection before Close in %d rounds of 200", moved)
+	for i := 0; countFds(t) > before; i++ {
+		if i == 500 {
+			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestRingSecondWaiters: a connection keeps one waiter inline and puts
+// the others in the ring's extra table. Two readers and a writer wait on
+// one connection at once (the writer behind its own send in flight); each
+// is woken by what concerns it, the readers get one byte each, and the
+// table is left empty.
+func TestRingSecondWaiters(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	cl, c := ringPair(t, ex, ln)
+
+	read := func() *smol.Task[byte] {
+		b := make([]byte, 1)
+		return smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (byte, bool, error) {
+			_, ok, err := c.PollRead(cx, b)
+			return b[0], ok, err
+		}))
+	}
+	r1, r2 := read(), read()
+	big := bytes.Repeat([]byte("w"), 64<<10)
+	sent := 0
+	w := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) {
+		for sent < 2*len(big) {
+			n, ok, err := c.PollWrite(cx, big[sent%len(big):])
+			if !ok || err != nil {
+				return sent, ok, err
+			}
+			sent += n
+		}
+		return sent, true, nil
+	}))
+	// Both readers and the writer must be waiting before anything comes.
+	waiting := func() (n int) {
+		v, _ := on(t, ex, func(cx *smol.Context) (int, bool, error) {
+			u := c.ring()
+			n := 0
+			if u.w != nil {
+				n++
+			}
+			if x := u.cr.extra[u]; x != nil {
+				n += len(x[0]) + len(x[1])
+			}
+			return n, true, nil
+		})
+		return v
+	}
+	if n := waiting(); n < 2 {
+		t.Fatalf("%d tasks wait on the connection, want the two readers at least", n)
+	}
+
+	if _, err := io.ReadFull(cl, make([]byte, 2*len(big))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := smol.BlockOn(w); err != nil || n != 2*len(big) {
+		t.Fatalf("writer: %d bytes, %v; want %d", n, err, 2*len(big))
+	}
+	if _, err := cl.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	first, second := r1, r2
+	for deadline := time.Now().Add(10 * time.Second); !r1.IsFinished(); time.Sleep(time.Millisecond) {
+		if r2.IsFinished() {
+			first, second = r2, r1
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no reader woke for the first byte")
+		}
+	}
+	if b, err := smol.BlockOn(first); err != nil || b != 'x' {
+		t.Fatalf("first reader: %q, %v", b, err)
+	}
+	if _, err := cl.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := smol.BlockOn(second); err != nil || b != 'y' {
+		t.Fatalf("second reader: %q, %v", b, err)
+	}
+	if n, _ := on(t, ex, func(cx *smol.Context) (int, bool, error) { return len(c.ring().cr.extra), true, nil }); n != 0 {
+		t.Fatalf("extra table holds %d connections after every waiter was woken, want 0", n)
 	}
 }
 

@@ -3,7 +3,9 @@
 package smolnet
 
 import (
+	"errors"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/smolgo/smol"
 )
@@ -19,11 +21,17 @@ type ulisten struct{}
 
 func ringFor(*smol.Context) (*cring, error) { return nil, nil }
 
+var (
+	errForeignRing = errors.New("unreachable")
+	errMoved       = errors.New("unreachable")
+)
+
 func (*uconn) pollRead(*smol.Context, []byte) (int, bool, error)  { panic("unreachable") }
 func (*uconn) pollWrite(*smol.Context, []byte) (int, bool, error) { panic("unreachable") }
 func (*uconn) close() error                                       { panic("unreachable") }
 func (*uconn) control(func(s int) error) error                    { panic("unreachable") }
 func (*uconn) isClosed() bool                                     { panic("unreachable") }
+func (*uconn) leave(*atomic.Pointer[smol.FD]) (*smol.FD, error)   { panic("unreachable") }
 
 func (l *listener[A]) pollAcceptRing(*smol.Context, *cring, func(s int) error) (*uconn, netip.AddrPort, bool, bool, error) {
 	panic("unreachable")
