@@ -100,7 +100,7 @@ build "$B" B
 field() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" <<<"$1"; }
 
 run=0
-declare -A RPS NS SC
+declare -A RPS NS SC P99
 one() {
 	local name=$1 port=$((PORT + 2 * run)) log=$WORK/server.log
 	run=$((run + 1))
@@ -138,7 +138,10 @@ one() {
 			extra=$(awk "BEGIN{printf \" syscalls/req %.3f ctxsw/req %.4f\", $sc/($rps*$win), $cs/($rps*$win)}")
 			SC[$name]+="$(awk "BEGIN{print $sc/($rps*$win)}") "
 		fi
-		printf 'ab: round %d %s rps %.0f server ns/req %.0f%s\n' "$2" "$name" "$rps" "$ns" "$extra"
+		local p99
+		p99=$(field "$out" p99_us)
+		P99[$name]+="$p99 "
+		printf 'ab: round %d %s rps %.0f server ns/req %.0f p99 %.0f us%s\n' "$2" "$name" "$rps" "$ns" "$p99" "$extra"
 	fi
 	RPS[$name]+="$rps "; NS[$name]+="$ns "
 }
@@ -158,5 +161,6 @@ fi
 if [ "$PERF" = 1 ]; then
 	printf 'ab: median syscalls/req: A %.3f B %.3f\n' "$(median <<<"${SC[A]}")" "$(median <<<"${SC[B]}")"
 fi
-printf 'ab: medians over %d rounds, %d conns, %d B: A %.0f req/s %.0f ns/req; B %.0f req/s %.0f ns/req; B/A req/s %.3f, ns/req %.3f\n' \
-	"$ROUNDS" "$CONNS" "$SIZE" "$ra" "$na" "$rb" "$nb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")"
+pa=$(median <<<"${P99[A]}"); pb=$(median <<<"${P99[B]}")
+printf 'ab: medians over %d rounds, %d conns, %d B: A %.0f req/s %.0f ns/req p99 %.0f us; B %.0f req/s %.0f ns/req p99 %.0f us; B/A req/s %.3f, ns/req %.3f, p99 %.3f\n' \
+	"$ROUNDS" "$CONNS" "$SIZE" "$ra" "$na" "$pa" "$rb" "$nb" "$pb" "$(awk "BEGIN{print $rb/$ra}")" "$(awk "BEGIN{print $nb/$na}")" "$(awk "BEGIN{print $pb/$pa}")"

@@ -84,7 +84,7 @@ EOF
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-quick | --quick) QUICK=1 ;;
-	-rounds) ROUNDS=$2; CUSTOM=1; shift ;;
+	-rounds) ROUNDS=$2; [ "$2" -ge 3 ] 2>/dev/null || CUSTOM=1; shift ;; # more rounds of everything is still a full run
 	-warmup) WARMUP=$2; shift ;;
 	-duration) DURATION=$2; shift ;;
 	-settle) SETTLE=$2; shift ;;
@@ -173,6 +173,16 @@ while read -r name dir kind; do  # kind: "rust", or the Go server's extra flags
 	if [ ! -d "cmd/$dir" ]; then
 		say "server $name: skipped, bench/cmd/$dir does not exist yet"
 		continue
+	fi
+	# A server on an io_uring backend (smol-uring) is skipped, with the
+	# reason, where the kernel refuses io_uring, as the tests are.
+	if [[ " $kind " =~ \ -backend\ (uring[^ ]*) ]]; then
+		if ! why=$(cd "$HERE/.." && SMOL_BACKEND=${BASH_REMATCH[1]} go run ./internal/uringcheck 2>&1); then
+			note="server $name: skipped, io_uring is unavailable here: $why"
+			say "$note"
+			NOTES+=("$note")
+			continue
+		fi
 	fi
 	SERVERS+=("$name $dir $kind")
 	[[ " ${PKGS[*]} " == *" ./cmd/$dir "* ]] || PKGS+=("./cmd/$dir")
