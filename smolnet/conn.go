@@ -185,10 +185,7 @@ func (c *conn[A]) Close() error {
 
 // closed reports whether Close has been called.
 func (c *conn[A]) closed() bool {
-	if u := c.ring(); u != nil {
-		return u.isClosed()
-	}
-	return control(c.fd.Load(), func(int) error { return nil }) != nil
+	return c.control(func(int) error { return nil }) != nil
 }
 
 // ring returns the connection's state on an io_uring ring, or nil if it

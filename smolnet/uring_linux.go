@@ -229,6 +229,7 @@ type cring struct {
 	starved []*uconn      // connections whose receive ended with ENOBUFS
 	retry   []*uconn      // connections that found the SQ full
 	kicked  bool          // the pump is woken and has not run since
+	sqFull  bool          // tests: sqe acts as if the kernel refused to drain a full SQ
 	sendBuf [3][]*sendBuf // the send pool, by size class
 	cqes    [256]uring.CQE
 
@@ -379,6 +380,9 @@ func (cr *cring) allocListener(l *ulisten) uint32 {
 // sqe returns a free SQE, or nil if the SQ is full and the kernel refused
 // to take it now (EBUSY: completions must be reaped first).
 func (cr *cring) sqe() *uring.SQE {
+	if cr.sqFull {
+		return nil
+	}
 	s, err := cr.r.GetSQE()
 	if err != nil {
 		return nil
@@ -744,7 +748,7 @@ func (c *uconn) leave(dst *atomic.Pointer[smol.FD]) (*smol.FD, error) {
 		return nil, err // closed (a move would have stored dst)
 	}
 	if c.has(cUsed) {
-		return nil, nil
+		return nil, cr.dead // nil while the ring lives: the caller's errForeignRing stands
 	}
 	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -909,6 +913,11 @@ func (cr *cring) sendDone(c *uconn, cqe *uring.CQE) {
 // shutConn starts closing c, which Close queued: wake its tasks and
 // cancel its requests. own is held.
 func (cr *cring) shutConn(c *uconn) {
+	if c.slot == ^uint32(0) {
+		// A Close requeued for want of an SQE, whose connection's last
+		// request ended meanwhile: finish has closed it already.
+		return
+	}
 	c.set(cShut, true)
 	c.wake(dirRead)
 	c.wake(dirWrite)
@@ -1163,7 +1172,7 @@ func (c *uconn) close() error {
 	return nil
 }
 
-// isClosed reports whether Close was called.
+// isClosed reports whether Close was called on c while on the ring.
 func (c *uconn) isClosed() bool { return c.state.Load()&uClosed != 0 }
 
 // control runs op on the fd, which stays open meanwhile (the ring's ctl);
@@ -1200,6 +1209,7 @@ type ulisten struct {
 	dupFd               atomic.Int32
 	slot                uint32
 	armed, capped, shut bool
+	cancelled           bool    // shutListener has prepared the cancel of the accept
 	q                   []int32 // accepted, not yet taken
 	err                 error   // a resource error to back off on, or a final error
 	w                   []smol.Waker
@@ -1261,16 +1271,20 @@ func (cr *cring) requeueClose(cl closer) {
 
 // shutListener starts closing l: cancel its accept, close what it queued.
 func (cr *cring) shutListener(l *ulisten) {
-	if l.shut {
-		return
+	if !l.shut {
+		l.shut = true
+		l.wake()
+		l.drop()
 	}
-	l.shut = true
-	l.wake()
-	l.drop()
 	if !l.armed {
 		cr.finishListener(l)
 		return
 	}
+	if l.cancelled {
+		return
+	}
+	// A second call, from a Close requeued for want of an SQE, gets here
+	// too and sends the cancel that the first could not.
 	sqe := cr.sqe()
 	if sqe == nil {
 		cr.requeueClose(closer{l: l})
@@ -1278,6 +1292,7 @@ func (cr *cring) shutListener(l *ulisten) {
 	}
 	uring.PrepCancel(sqe, ud(l.slot, opAccept), true, ud(l.slot, opCancel))
 	sqe.Flags |= uring.SQECQESkipSuccess
+	l.cancelled = true
 	cr.kick()
 }
 

@@ -319,6 +319,76 @@ func TestRingCloseDuringAccept(t *testing.T) {
 	}
 }
 
+// onRing runs f on ex's goroutine with the ring's own held, as the pump
+// and the connections' polls hold it.
+func onRing(t *testing.T, ex *smol.LocalExecutor, cr *cring, f func()) {
+	t.Helper()
+	on(t, ex, func(cx *smol.Context) (int, bool, error) {
+		cr.own.Lock()
+		defer cr.own.Unlock()
+		f()
+		return 0, true, nil
+	})
+}
+
+// TestRingRequeuedClose: a Close that finds no free SQE for its cancel is
+// queued again for the next round; if the connection's receive ends in
+// between (the peer closed), finish closes it, and the second try must
+// see that and do nothing (it indexed the freed slot and crashed the
+// pump, found by review).
+func TestRingRequeuedClose(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	cl, c := ringPair(t, ex, ln)
+	armRecv(t, ex, c)
+	u, cr := c.ring(), ringOf(c)
+	on(t, ex, func(cx *smol.Context) (int, bool, error) {
+		// Inside a task, so that the pump cannot run before both are done.
+		cr.sqFull = true
+		done := make(chan struct{})
+		go func() { c.Close(); close(done) }() // not the ring's thread: queued
+		<-done
+		cl.Close() // the receive's final CQE comes with the pump's next enter
+		time.Sleep(20 * time.Millisecond)
+		return 0, true, nil
+	})
+	time.Sleep(100 * time.Millisecond) // rounds of the pump, requeueing the Close
+	var slot uint32
+	onRing(t, ex, cr, func() { cr.sqFull = false; slot = u.slot })
+	if slot != ^uint32(0) {
+		t.Fatalf("the connection still holds slot %d", slot)
+	}
+}
+
+// TestRingListenerRequeuedClose: a listener's close that found no free SQE
+// for its cancel sends it when it is tried again, and the accept ends: the
+// ring's dup of the socket is closed.
+func TestRingListenerRequeuedClose(t *testing.T) {
+	ex := ringExecutor(t)
+	ln := ringListen(t)
+	ringPair(t, ex, ln) // binds the listener to the ring
+	acc := smol.SpawnOn(ex, smol.PollFn(ln.PollAccept))
+	defer acc.Cancel()
+	time.Sleep(10 * time.Millisecond) // the multishot accept is armed
+	ul := ln.u.Load()
+	cr := ul.cr
+	onRing(t, ex, cr, func() {
+		cr.sqFull = true
+		cr.shutListener(ul) // what the pump does with a queued Close
+	})
+	var armed bool
+	onRing(t, ex, cr, func() { armed = ul.armed; cr.sqFull = false })
+	if !armed {
+		t.Fatal("the accept ended without its cancel")
+	}
+	for i := 0; ul.dupFd.Load() >= 0; i++ {
+		if i == 500 {
+			t.Fatal("the requeued close never cancelled the accept: the ring's dup is open")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // TestRingPeerReset: a peer that resets the connection while the server
 // echoes a flood ends the echo with an error or EOF, never a hang.
 func TestRingPeerReset(t *testing.T) {
@@ -752,6 +822,16 @@ func TestRingExecutorClose(t *testing.T) {
 		ex.Close()
 		if _, err := smol.BlockOn(pending); err == nil {
 			t.Fatal("a read pending when the executor closed succeeded")
+		}
+		// The connection its executor used fails elsewhere with the
+		// executor's end; one it never used moves and works.
+		if _, err := smol.BlockOn(conns[0].Read(make([]byte, 1))); !errors.Is(err, errExecutorClosed) {
+			t.Fatalf("read of a used connection after the executor closed: %v, want errExecutorClosed", err)
+		}
+		cls[1].Write([]byte("z"))
+		b := make([]byte, 1)
+		if _, err := smol.BlockOn(conns[1].Read(b)); err != nil || b[0] != 'z' {
+			t.Fatalf("read of an unused connection after the executor closed: %q, %v; want z", b, err)
 		}
 		for _, c := range conns {
 			if err := c.Close(); err != nil {

@@ -30,7 +30,6 @@ func (*uconn) pollRead(*smol.Context, []byte) (int, bool, error)  { panic("unrea
 func (*uconn) pollWrite(*smol.Context, []byte) (int, bool, error) { panic("unreachable") }
 func (*uconn) close() error                                       { panic("unreachable") }
 func (*uconn) control(func(s int) error) error                    { panic("unreachable") }
-func (*uconn) isClosed() bool                                     { panic("unreachable") }
 func (*uconn) leave(*atomic.Pointer[smol.FD]) (*smol.FD, error)   { panic("unreachable") }
 
 func (l *listener[A]) pollAcceptRing(*smol.Context, *cring, func(s int) error) (*uconn, netip.AddrPort, bool, bool, error) {
