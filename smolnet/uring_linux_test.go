@@ -13,7 +13,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -705,6 +707,101 @@ func TestRingHandOffRacesClose(t *testing.T) {
 	for i := 0; countFds(t) > before; i++ {
 		if i == 500 {
 			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestRingLeaveRaces: on fresh connections, a read from BlockOn (which
+// moves the connection off the ring), a setter in a loop, two Closes and,
+// in every other round, the executor's Close, all at once. No socket or
+// ring may be left open, none closed twice (a pipe made after each round
+// would be closed under the test), and every peer must see the end.
+// Written by a review of the hand-off.
+func TestRingLeaveRaces(t *testing.T) {
+	ringExecutor(t) // skips without io_uring; forces the path on
+	socks := func() (n int) {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			if strings.HasPrefix(l, "socket:") || strings.Contains(l, "io_uring") {
+				n++
+			}
+		}
+		return n
+	}
+	before := socks()
+	for round := range 20 {
+		ex := smol.NewLocalExecutor()
+		exDone := make(chan struct{})
+		go func() { defer close(exDone); smol.Run(ex, smol.Never[struct{}]()) }()
+		ln := ringListen(t)
+		var cls []net.Conn
+		var cs []*TCPConn
+		for range 10 {
+			cl, err := net.Dial("tcp", ln.AddrPort().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := on(t, ex, ln.PollAccept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cls, cs = append(cls, cl), append(cs, c)
+		}
+		var wg sync.WaitGroup
+		for i, c := range cs {
+			wg.Add(3)
+			go func() { defer wg.Done(); smol.BlockOn(c.Read(make([]byte, 1))) }()
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					c.SetNoDelay(true)
+					c.CloseWrite()
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					runtime.Gosched()
+				}
+				c.Close()
+				c.Close()
+			}()
+		}
+		if round%2 == 0 {
+			ex.Close()
+		}
+		wg.Wait()
+		for _, cl := range cls {
+			cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cl.Read(make([]byte, 1)); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("round %d: peer read %v, want EOF", round, err)
+			}
+			cl.Close()
+		}
+		ex.Close()
+		<-exDone
+		ln.Close()
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+		for _, fd := range p {
+			var st syscall.Stat_t
+			if err := syscall.Fstat(fd, &st); err != nil {
+				t.Fatalf("round %d: a descriptor of the test was closed under it", round)
+			}
+			syscall.Close(fd)
+		}
+	}
+	for i := 0; socks() > before; i++ {
+		if i%100 == 0 {
+			runtime.GC() // rings of closed executors go with their cleanups
+		}
+		if i == 1000 {
+			t.Fatalf("%d sockets and rings open after the test, %d before", socks(), before)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
