@@ -587,9 +587,11 @@ func (cr *cring) complete(cqe *uring.CQE) {
 		if slot >= cr.nslot {
 			return
 		}
-		if c := cr.slot(slot).c; c != nil && op == opRecv {
+		switch c := cr.slot(slot).c; {
+		case c == nil:
+		case op == opRecv:
 			cr.recvDone(c, cqe)
-		} else if c != nil {
+		default:
 			cr.sendDone(c, cqe)
 		}
 	case opAccept:
@@ -1173,7 +1175,7 @@ func (c *uconn) close() error {
 }
 
 // isClosed reports whether Close was called on c while on the ring.
-func (c *uconn) isClosed() bool { return c.state.Load()&uClosed != 0 }
+func (c *uconn) isClosed() bool { return c.state.Load() == uClosed }
 
 // control runs op on the fd, which stays open meanwhile (the ring's ctl);
 // it fails with os.ErrClosed after Close, and with errMoved once the

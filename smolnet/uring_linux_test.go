@@ -70,7 +70,6 @@ func ringListen(t *testing.T) *TCPListener {
 	return ln
 }
 
-// acceptOne accepts one connection on ex and checks that it is on the ring.
 // ringPair dials ln and accepts the connection on ex's ring: the client's
 // end and the server's, both closed when the test ends.
 func ringPair(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) (net.Conn, *TCPConn) {
@@ -83,6 +82,18 @@ func ringPair(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) (net.Conn, 
 	return cl, acceptOne(t, ex, ln)
 }
 
+// ringPairs makes n ringPairs.
+func ringPairs(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener, n int) (cls []net.Conn, cs []*TCPConn) {
+	t.Helper()
+	for range n {
+		cl, c := ringPair(t, ex, ln)
+		cls, cs = append(cls, cl), append(cs, c)
+	}
+	return cls, cs
+}
+
+// acceptOne accepts one connection on ex and checks that it is on the ring;
+// it is closed when the test ends.
 func acceptOne(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) *TCPConn {
 	t.Helper()
 	c, err := on(t, ex, ln.PollAccept)
@@ -639,12 +650,7 @@ func TestRingHandOff(t *testing.T) {
 		}
 		cl.Close()
 	}
-	for i := 0; countFds(t) > before; i++ {
-		if i == 500 {
-			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFds(t, before)
 }
 
 // TestRingHandOffRacesClose: Close from one goroutine while another polls
@@ -690,26 +696,10 @@ func TestRingHandOffRacesClose(t *testing.T) {
 			t.Fatalf("round %d: peer read %v, want EOF", i, err)
 		}
 		cl.Close()
-		var p [2]int
-		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond) // room for a stray second close
-		for _, fd := range p {
-			var st syscall.Stat_t
-			if err := syscall.Fstat(fd, &st); err != nil {
-				t.Fatalf("round %d: a descriptor of the test was closed under it", i)
-			}
-			syscall.Close(fd)
-		}
+		noStrayClose(t, i)
 	}
 	t.Logf("the read moved the connection before Close in %d rounds of 200", moved)
-	for i := 0; countFds(t) > before; i++ {
-		if i == 500 {
-			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFds(t, before)
 }
 
 // TestRingLeaveRaces: on fresh connections, a read from BlockOn (which
@@ -736,19 +726,7 @@ func TestRingLeaveRaces(t *testing.T) {
 		exDone := make(chan struct{})
 		go func() { defer close(exDone); smol.Run(ex, smol.Never[struct{}]()) }()
 		ln := ringListen(t)
-		var cls []net.Conn
-		var cs []*TCPConn
-		for range 10 {
-			cl, err := net.Dial("tcp", ln.AddrPort().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := on(t, ex, ln.PollAccept)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cls, cs = append(cls, cl), append(cs, c)
-		}
+		cls, cs := ringPairs(t, ex, ln, 10)
 		var wg sync.WaitGroup
 		for i, c := range cs {
 			wg.Add(3)
@@ -783,18 +761,7 @@ func TestRingLeaveRaces(t *testing.T) {
 		ex.Close()
 		<-exDone
 		ln.Close()
-		var p [2]int
-		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
-		for _, fd := range p {
-			var st syscall.Stat_t
-			if err := syscall.Fstat(fd, &st); err != nil {
-				t.Fatalf("round %d: a descriptor of the test was closed under it", round)
-			}
-			syscall.Close(fd)
-		}
+		noStrayClose(t, round)
 	}
 	for i := 0; socks() > before; i++ {
 		if i%100 == 0 {
@@ -904,16 +871,7 @@ func TestRingExecutorClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		var cls []net.Conn
-		var conns []*TCPConn
-		for range 5 {
-			cl, err := net.Dial("tcp", ln.AddrPort().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			cls = append(cls, cl)
-			conns = append(conns, acceptOne(t, ex, ln))
-		}
+		cls, conns := ringPairs(t, ex, ln, 5)
 		pending := smol.SpawnOn(ex, smol.PollFn(func(cx *smol.Context) (int, bool, error) { return conns[0].PollRead(cx, make([]byte, 10)) }))
 		time.Sleep(time.Millisecond)
 		ex.Close()
@@ -943,11 +901,36 @@ func TestRingExecutorClose(t *testing.T) {
 			cl.Close()
 		}
 	}()
+	waitFds(t, before)
+}
+
+// waitFds waits until no more descriptors are open than before.
+func waitFds(t *testing.T, before int) {
+	t.Helper()
 	for i := 0; countFds(t) > before; i++ {
 		if i == 500 {
 			t.Fatalf("%d descriptors open after the test, %d before", countFds(t), before)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// noStrayClose makes a pipe, leaves a moment for a stray second close(2)
+// of a socket's number (the pipe may have been given it), and fails if
+// either end was closed under the test.
+func noStrayClose(t *testing.T, round int) {
+	t.Helper()
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	for _, fd := range p {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			t.Fatalf("round %d: a descriptor of the test was closed under it", round)
+		}
+		syscall.Close(fd)
 	}
 }
 
