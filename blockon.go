@@ -26,9 +26,8 @@ func getBlocker(opts []Option) *blocker {
 		return b
 	}
 	s := makeSettings(opts, true)
-	if s.clock == nil {
-		b.cx.drv = defaultDriver()
-	} else {
+	b.cx.drv = defaultDriver()
+	if s.clock != nil {
 		b.cx.drv = newDriver(&s)
 	}
 	b.cx.budget = int32(s.budget)

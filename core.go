@@ -24,6 +24,10 @@ type core struct {
 	queue  taskList               // owned by the consumer side
 	busy   taskList               // owned by the consumer side
 	closed atomic.Bool            // set under regMu; read without it on hot paths
+	// drained is set once Close has canceled the registry and emptied the
+	// queue; until then a push to the closed executor leaves its task to
+	// Close (see schedule).
+	drained atomic.Bool
 	// busyTurn: a batch was taken while busy tasks waited, and the oldest
 	// of them runs when it is done (see next); owned by the consumer side.
 	busyTurn bool
@@ -70,10 +74,20 @@ func (c *core) schedule(h *header) {
 			break
 		}
 	}
-	// Close sets closed before it drains; a push its drain may have missed
-	// sees the flag here (both are sequentially consistent) and drains.
+	// On a closed executor the task is dropped, not run. While Close is
+	// under way, Close drops it: every task of the executor is then dropped
+	// on the goroutine that closed it, one at a time, as the executor ran
+	// them (a coroutine's deferred calls run in its Discard, and the tasks
+	// of a LocalExecutor may share state without locks). Close sets
+	// drained before it drains, so a push that saw it unset is in the
+	// inbox by then (all three are sequentially consistent). A push after
+	// that drops its task itself: it can only be a spawn that raced Close,
+	// since every task that had run is closed by then and a wake of a
+	// closed task pushes nothing.
 	if c.closed.Load() {
-		c.dropQueued()
+		if c.drained.Load() {
+			c.dropQueued()
+		}
 		return
 	}
 	c.wakeup()
@@ -264,6 +278,7 @@ func (c *core) close() bool {
 		}
 		h.close(stExecClosed)
 	}
+	c.drained.Store(true)
 	c.dropQueued()
 	return true
 }

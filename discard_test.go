@@ -98,3 +98,62 @@ func TestRaceAndTimeoutDiscardLosers(t *testing.T) {
 		ex.Close()
 	}
 }
+
+// wakeOther is a future that stays pending; its Discard wakes the other
+// task of the pair from a goroutine of its own, and waits for that wake to
+// return, as a reactor waking a task in the middle of Close would.
+type wakeOther struct {
+	w         smol.Waker
+	other     *wakeOther
+	inDiscard *bool // set while either Discard runs
+	overlaps  *int  // Discards that began while the other one ran
+	discarded bool
+}
+
+func (f *wakeOther) Poll(cx *smol.Context) (struct{}, bool, error) {
+	f.w = cx.Waker()
+	return struct{}{}, false, nil
+}
+
+func (f *wakeOther) Discard() {
+	if *f.inDiscard {
+		*f.overlaps++
+		return
+	}
+	*f.inDiscard = true
+	defer func() { *f.inDiscard = false }()
+	f.discarded = true
+	if !f.other.discarded {
+		done := make(chan struct{})
+		go func() { f.other.w.Wake(); close(done) }()
+		<-done
+	}
+}
+
+// Close discards every future on the goroutine that calls it, one at a
+// time, even when another goroutine wakes a task in the middle of Close:
+// the wake leaves the task to Close instead of discarding it on the waking
+// goroutine, which would run it beside the Discard in progress. A
+// coroutine's deferred calls run in its future's Discard, so this is what
+// lets a LocalExecutor's tasks share state without locks while they unwind
+// (the chat room of coro's Example_chat did, and raced).
+func TestCloseDiscardsOnCloser(t *testing.T) {
+	ex := smol.NewLocalExecutor()
+	var inDiscard bool
+	var overlaps int
+	a := &wakeOther{inDiscard: &inDiscard, overlaps: &overlaps}
+	b := &wakeOther{inDiscard: &inDiscard, overlaps: &overlaps, other: a}
+	a.other = b
+	ta, tb := smol.SpawnOn(ex, a), smol.SpawnOn(ex, b)
+	for ex.TryTick() {
+	}
+	ex.Close()
+	if overlaps != 0 || !a.discarded || !b.discarded {
+		t.Fatalf("Close: %d Discards ran beside another (want 0); discarded a %v, b %v", overlaps, a.discarded, b.discarded)
+	}
+	for _, task := range []*smol.Task[struct{}]{ta, tb} {
+		if _, err := smol.BlockOn(task); err != smol.ErrClosed {
+			t.Fatalf("a task of the closed executor: %v, want ErrClosed", err)
+		}
+	}
+}

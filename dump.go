@@ -103,8 +103,7 @@ func (c *core) dumpTasks(w io.Writer, kind string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d tasks\n", kind, len(ts))
 	for _, ti := range ts {
-		b.WriteString(ti.String())
-		b.WriteByte('\n')
+		fmt.Fprintln(&b, ti)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

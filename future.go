@@ -129,9 +129,7 @@ func (m *mapFuture[A, B]) Discard() { Discard(m.f) }
 
 // Map returns a future that awaits f and applies fn to its value. If f
 // fails, the map fails with f's error and fn is not called.
-func Map[A, B any](f Future[A], fn func(A) B) Future[B] {
-	return &mapFuture[A, B]{f: f, fn: fn}
-}
+func Map[A, B any](f Future[A], fn func(A) B) Future[B] { return &mapFuture[A, B]{f: f, fn: fn} }
 
 type thenFuture[A, B any] struct {
 	first  Future[A]

@@ -216,6 +216,43 @@ func TestCancelUnwinds(t *testing.T) {
 	}
 }
 
+// TestCloseUnwindsOneAtATime: closing a LocalExecutor unwinds its
+// coroutines on the closing goroutine, one after another, even while
+// another goroutine wakes them; so their deferred calls may share state
+// without a lock, as their bodies do. Run under -race: a deferred call run
+// on the waking goroutine beside another is a data race on the map (coro's
+// Example_chat raced this way before Close left such wakes to itself).
+func TestCloseUnwindsOneAtATime(t *testing.T) {
+	for range 200 {
+		ex := smol.NewLocalExecutor()
+		shared := map[int]bool{}
+		var senders []*channel.Sender[int]
+		for i := range 4 {
+			tx, rx := channel.New[int](1)
+			senders = append(senders, tx)
+			coro.Spawn(ex, func(co *coro.Co) (struct{}, error) {
+				shared[i] = true
+				defer delete(shared, i)
+				_, err := coro.Recv(co, rx)
+				return struct{}{}, err
+			}).Detach()
+		}
+		tickAll(ex)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, tx := range senders {
+				tx.Close() // wakes the receiver from this goroutine
+			}
+		}()
+		ex.Close()
+		<-done
+		if len(shared) != 0 {
+			t.Fatalf("after Close, %d coroutines had not unwound", len(shared))
+		}
+	}
+}
+
 // TestCloseCancelsBlockedRead: a coroutine blocked in a socket read is
 // canceled by closing its executor; its deferred Close of the socket runs.
 func TestCloseCancelsBlockedRead(t *testing.T) {
