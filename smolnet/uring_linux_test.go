@@ -8,6 +8,7 @@ package smolnet
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -779,6 +780,14 @@ func TestRingLeaveRaces(t *testing.T) {
 // one connection at once (the writer behind its own send in flight); each
 // is woken by what concerns it, the readers get one byte each, and the
 // table is left empty.
+// within awaits a task for at most 10 seconds, so that a lost wake-up
+// fails the test at once instead of hanging until the binary's timeout.
+func within[T any](task *smol.Task[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return smol.Wait(ctx, task)
+}
+
 func TestRingSecondWaiters(t *testing.T) {
 	ex := ringExecutor(t)
 	ln := ringListen(t)
@@ -826,7 +835,7 @@ func TestRingSecondWaiters(t *testing.T) {
 	if _, err := io.ReadFull(cl, make([]byte, 2*len(big))); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := smol.BlockOn(w); err != nil || n != 2*len(big) {
+	if n, err := within(w); err != nil || n != 2*len(big) {
 		t.Fatalf("writer: %d bytes, %v; want %d", n, err, 2*len(big))
 	}
 	if _, err := cl.Write([]byte("x")); err != nil {
@@ -842,13 +851,13 @@ func TestRingSecondWaiters(t *testing.T) {
 			t.Fatal("no reader woke for the first byte")
 		}
 	}
-	if b, err := smol.BlockOn(first); err != nil || b != 'x' {
+	if b, err := within(first); err != nil || b != 'x' {
 		t.Fatalf("first reader: %q, %v", b, err)
 	}
 	if _, err := cl.Write([]byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := smol.BlockOn(second); err != nil || b != 'y' {
+	if b, err := within(second); err != nil || b != 'y' {
 		t.Fatalf("second reader: %q, %v", b, err)
 	}
 	if n, _ := on(t, ex, func(cx *smol.Context) (int, bool, error) { return len(c.ring().cr.extra), true, nil }); n != 0 {
