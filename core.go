@@ -75,15 +75,17 @@ func (c *core) schedule(h *header) {
 		}
 	}
 	// On a closed executor the task is dropped, not run. While Close is
-	// under way, Close drops it: every task of the executor is then dropped
-	// on the goroutine that closed it, one at a time, as the executor ran
-	// them (a coroutine's deferred calls run in its Discard, and the tasks
-	// of a LocalExecutor may share state without locks). Close sets
-	// drained before it drains, so a push that saw it unset is in the
-	// inbox by then (all three are sequentially consistent). A push after
-	// that drops its task itself: it can only be a spawn that raced Close,
-	// since every task that had run is closed by then and a wake of a
-	// closed task pushes nothing.
+	// under way, Close drops it (or, if a goroutine drives a
+	// LocalExecutor, that goroutine, when it lets go): so when no one
+	// drives the executor, every task woken during Close is dropped on the
+	// goroutine that closed it, one at a time, beside no other (a
+	// coroutine's deferred calls run in its Discard, and the tasks of a
+	// LocalExecutor may share state without locks). Close sets drained
+	// before it drains, so a push that saw it unset is in the inbox by
+	// then (all three are sequentially consistent). A push after that
+	// drops its task itself: a wake of a task that had run pushes nothing
+	// by then (every such task is closed), so it is a spawn that raced
+	// Close, or an Executor worker putting back the tasks it held.
 	if c.closed.Load() {
 		if c.drained.Load() {
 			c.dropQueued()
@@ -260,6 +262,10 @@ func (c *core) close() bool {
 	}
 	c.closed.Store(true)
 	c.regMu.Unlock()
+	// Then drain, last, even if a Discard below panics: until drained is
+	// set, the tasks pushed to the inbox wait for this drain (see schedule).
+	defer c.dropQueued()
+	defer c.drained.Store(true)
 	// Cancel live tasks one at a time: canceling an idle task deregisters it,
 	// which needs the lock.
 	for {
@@ -278,8 +284,6 @@ func (c *core) close() bool {
 		}
 		h.close(stExecClosed)
 	}
-	c.drained.Store(true)
-	c.dropQueued()
 	return true
 }
 

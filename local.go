@@ -68,10 +68,12 @@ func (ex *LocalExecutor) enter() bool {
 }
 
 // exit lets go of the executor; if it was closed meanwhile, the tasks that
-// Close could not drop while it was driven are dropped now.
+// Close could not drop while it was driven are dropped now. Not before
+// Close has canceled the others (drained): if it has not, its own drain
+// finds the executor free and drops them (see core.schedule).
 func (ex *LocalExecutor) exit() {
 	ex.leave()
-	if ex.closed.Load() {
+	if ex.drained.Load() {
 		ex.dropQueued()
 	}
 }
