@@ -125,12 +125,19 @@
 //
 // # io_uring: the completion path (Linux, opt-in)
 //
-// With SMOL_BACKEND=uring-completion (the reactor itself stays on epoll),
-// a [TCPListener] accepted from in a task of a [smol.LocalExecutor], or
-// from the future given to [smol.Run] on one, is served by an io_uring
-// ring that belongs to that executor: a multishot accept, and for every
-// connection accepted there a multishot receive into the ring's provided
-// buffers and writes submitted as send requests, all submitted and reaped
+// A [TCPListener] made with [ListenConfig].IOURing set, or any TCP
+// listener under SMOL_BACKEND=uring-completion (neither changes the
+// reactor's own backend), accepted from in a task of a [smol.LocalExecutor]
+// or from the future given to [smol.Run] on one, is served by an io_uring
+// ring that belongs to that executor. The option is chosen at run time:
+// where the kernel has no io_uring for the program (too old, disabled by
+// /proc/sys/kernel/io_uring_disabled, refused by a seccomp filter), on
+// other systems, or under SMOL_BACKEND=epoll, the listener keeps the
+// reactor's readiness path, with no error; the environment variable
+// forces the path on every TCP listener and fails where io_uring is
+// unavailable. The ring runs a multishot accept, and for every connection
+// accepted there a multishot receive into the ring's provided buffers,
+// and writes submitted as send requests, all submitted and reaped
 // by one io_uring_enter per round of the executor. Nothing else changes
 // path: dialed connections, Unix and UDP sockets, and listeners accepted
 // from [smol.BlockOn], an [smol.Executor] or [TCPListener.NetListener]

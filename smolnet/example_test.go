@@ -123,6 +123,53 @@ func Example() {
 	// Output: HELLO, SMOL
 }
 
+// A server that asks for io_uring where the kernel has it: on Linux with
+// io_uring available, the listener and its connections run on a ring of
+// the executor (multishot accept and receive, sends as requests);
+// anywhere else they run on the reactor, with the same code and no error.
+func ExampleListenConfig_iouring() {
+	lc := smolnet.ListenConfig{IOURing: true}
+	ln, err := lc.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+
+	// The server: one goroutine drives the executor for its whole life
+	// (a ring binds it to its thread), accepting and spawning a task per
+	// connection, until the executor is closed.
+	ex := smol.NewLocalExecutor()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		smol.Run(ex, smol.PollFn(func(cx *smol.Context) (struct{}, bool, error) {
+			for {
+				c, ok, err := ln.PollAccept(cx)
+				if !ok || err != nil {
+					return struct{}{}, ok, err
+				}
+				smol.SpawnOn(ex, &upper{c: c}).Detach()
+			}
+		}))
+	}()
+	defer func() { ex.Close(); <-stopped }()
+
+	// A client on Go's net package.
+	c, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("hello, ring"))
+	c.(*net.TCPConn).CloseWrite()
+	answer, err := io.ReadAll(c)
+	fmt.Printf("%s %v\n", answer, err)
+	// Output: HELLO, RING <nil>
+}
+
 // Dial errors are *net.OpError values that errors.Is sees through.
 func ExampleDial() {
 	ln, _ := smolnet.Listen("tcp", "127.0.0.1:0")

@@ -36,6 +36,29 @@ type ListenConfig struct {
 	// backs off, with the error and the delay before the next attempt. It
 	// runs inside a poll: it must be quick and must not block.
 	OnAcceptBackoff func(err error, delay time.Duration)
+
+	// IOURing asks for the io_uring completion path for this TCP listener
+	// where it can be had, and for the readiness path (epoll) elsewhere,
+	// with the same API and no error: it is a choice made at run time,
+	// by the kernel. It applies when the listener is accepted from in a
+	// task of a [smol.LocalExecutor] (or the future given to [smol.Run]
+	// on one) on Linux with io_uring available: the listener and the
+	// connections it accepts there then use a ring of that executor
+	// (multishot accept and receive, sends as requests). The package
+	// documentation says how, and what a program accepts by asking: the
+	// executor's goroutine stays locked to its thread and must drive the
+	// executor for its life, a connection stays with that executor once
+	// one of its tasks has used it, and closing the executor ends its
+	// connections. The listener works as it does without the option where
+	// io_uring is unavailable (an older kernel,
+	// /proc/sys/kernel/io_uring_disabled, a seccomp filter that refuses it
+	// with ENOSYS or EPERM) or refuses the ring (a kernel before 6.1;
+	// after one refusal no such listener tries again), on other systems,
+	// outside a LocalExecutor, on an executor that ran a coroutine task
+	// first, and under SMOL_BACKEND=epoll. SMOL_BACKEND=uring-completion
+	// turns the path on for every TCP listener, and fails instead where
+	// io_uring is unavailable.
+	IOURing bool
 }
 
 // Accept back-off bounds: the first retry after a resource error waits

@@ -18,6 +18,7 @@ import (
 type TCPListener struct {
 	listener[tcpEndpoint]
 	keepAlive time.Duration
+	ring      bool // ListenConfig.IOURing
 }
 
 // Listen listens for TCP connections on address, on network "tcp", "tcp4"
@@ -69,6 +70,7 @@ func (lc *ListenConfig) Listen(network, address string) (*TCPListener, error) {
 			onBackoff: lc.OnAcceptBackoff,
 		},
 		keepAlive: lc.KeepAlive,
+		ring:      lc.IOURing,
 	}, fd), nil
 }
 
@@ -171,9 +173,10 @@ func (l *TCPListener) PollAccept(cx *smol.Context) (*TCPConn, bool, error) {
 		laddr = (*tcpEndpoint)(&ap)
 		return sockErr("getsockname", err)
 	}
-	// In a task of a LocalExecutor with SMOL_BACKEND=uring-completion:
-	// the executor's io_uring ring (uring_linux.go).
-	cr, err := ringFor(cx)
+	// In a task of a LocalExecutor, with ListenConfig.IOURing or
+	// SMOL_BACKEND=uring-completion: the executor's io_uring ring
+	// (uring_linux.go).
+	cr, err := ringFor(cx, l.ring)
 	if err != nil {
 		return nil, true, l.opErr("accept", err)
 	}

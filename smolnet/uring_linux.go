@@ -6,7 +6,9 @@ package smolnet
 //
 // # When it applies
 //
-// With SMOL_BACKEND=uring-completion, a TCPListener accepted from in a task
+// With ListenConfig.IOURing (where io_uring is available; the readiness
+// path otherwise) or SMOL_BACKEND=uring-completion (everywhere; an error
+// where io_uring is unavailable), a TCPListener accepted from in a task
 // (or Run's main future) of a [smol.LocalExecutor] gets a multishot accept
 // on a ring that belongs to that executor, and the connections it accepts
 // there read with a multishot receive into the ring's provided buffers and
@@ -140,6 +142,15 @@ var envCompletion = sync.OnceValue(func() bool {
 // tests set it.
 var forceCompletion atomic.Bool
 
+// epollChosen reports whether SMOL_BACKEND=epoll, which a listener's
+// ListenConfig.IOURing gives way to. It reads the variable each time (an
+// accept that asks for a ring makes system calls anyway), so that tests
+// may set it.
+func epollChosen() bool {
+	c, err := uring.Chosen()
+	return err == nil && c == uring.Epoll
+}
+
 // rings maps a LocalExecutor's driver to its ring. Both sides are weak:
 // the ring is kept alive by its pump task, its sockets and nothing else,
 // and a ring whose executor and sockets are garbage is closed by a
@@ -149,12 +160,28 @@ var (
 	rings   = map[weak.Pointer[smol.Driver]]weak.Pointer[cring]{}
 )
 
+// ringAvailable is uring.Available, and makeRing newRing; tests replace
+// them to act out a kernel that refuses io_uring or a ring.
+var (
+	ringAvailable = uring.Available
+	makeRing      = newRing
+)
+
+// ringRefused is set once a ring asked for by ListenConfig.IOURing could
+// not be made although io_uring is available (a kernel before 6.1 has no
+// DEFER_TASKRUN, say): whatever refused it would refuse the next, so from
+// then on such listeners keep the readiness path without trying again.
+var ringRefused atomic.Bool
+
 // ringFor returns the completion ring for a poll with cx, making it on
-// first use, or nil if the completion path does not apply (not chosen, or
-// cx is not a LocalExecutor's). With the path chosen and io_uring
-// unavailable it returns the reason, as SMOL_BACKEND=uring does.
-func ringFor(cx *smol.Context) (*cring, error) {
-	if !completionChosen() {
+// first use, or nil if the completion path does not apply: neither asked
+// (ListenConfig.IOURing) nor chosen (SMOL_BACKEND=uring-completion), or
+// cx is not a LocalExecutor's. Asked, it gives way to SMOL_BACKEND=epoll
+// and to a kernel that refuses io_uring or the ring (nil: the readiness
+// path); chosen, it returns the reason, as SMOL_BACKEND=uring does.
+func ringFor(cx *smol.Context, asked bool) (*cring, error) {
+	chosen := completionChosen()
+	if !chosen && (!asked || epollChosen() || ringRefused.Load() || ringAvailable() != nil) {
 		return nil, nil
 	}
 	d := cx.Driver()
@@ -181,10 +208,14 @@ func ringFor(cx *smol.Context) (*cring, error) {
 			delete(rings, k)
 		}
 	}
-	if err := uring.Available(); err != nil && !errors.Is(err, uring.ErrNotChosen) { // not chosen: forced by a test
+	if err := ringAvailable(); chosen && err != nil && !errors.Is(err, uring.ErrNotChosen) { // not chosen: forced by a test
 		return nil, errors.Join(errors.New("smolnet: SMOL_BACKEND=uring-completion, but io_uring is unavailable"), err)
 	}
-	cr, err := newRing(d)
+	cr, err := makeRing(d)
+	if err != nil && !chosen {
+		ringRefused.Store(true)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,12 @@ func ringExecutor(t *testing.T) *smol.LocalExecutor {
 	if old := forceCompletion.Swap(true); !old {
 		t.Cleanup(func() { forceCompletion.Store(false) })
 	}
+	return drivenExecutor(t)
+}
+
+// drivenExecutor returns a LocalExecutor that a goroutine drives until the
+// test ends.
+func drivenExecutor(t *testing.T) *smol.LocalExecutor {
 	ex := smol.NewLocalExecutor()
 	done := make(chan struct{})
 	go func() {
@@ -1088,4 +1094,135 @@ func TestRingCloseFlushes(t *testing.T) {
 		t.Fatalf("read %q, %v; want bye, then EOF", got, err)
 	}
 	ex.Close()
+}
+
+// echoOnce accepts one connection of ln on ex, echoes one message from a
+// client through it, and reports whether it was on the ring.
+func echoOnce(t *testing.T, ex *smol.LocalExecutor, ln *TCPListener) (onRing bool) {
+	t.Helper()
+	cl, err := net.Dial("tcp", ln.AddrPort().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c, err := on(t, ex, ln.PollAccept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	onRing = c.ring() != nil
+	echo := smol.SpawnOn(ex, &ringEcho{c: c, buf: make([]byte, 64)})
+	if _, err := cl.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 5)
+	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(cl, b); err != nil || string(b) != "hello" {
+		t.Fatalf("echo: %q, %v", b, err)
+	}
+	cl.Close()
+	if _, err := within(echo); err != nil {
+		t.Fatal(err)
+	}
+	return onRing
+}
+
+// TestListenConfigIOURing: ListenConfig.IOURing puts a listener and its
+// connections on the executor's ring without SMOL_BACKEND saying so;
+// a listener without it stays on the reactor unless
+// SMOL_BACKEND=uring-completion takes every listener; SMOL_BACKEND=epoll
+// overrides the option.
+func TestListenConfigIOURing(t *testing.T) {
+	if err := uring.Available(); err != nil && !errors.Is(err, uring.ErrNotChosen) {
+		t.Skipf("io_uring unavailable: %v (TestListenConfigIOURingFallback covers this case)", err)
+	}
+	ex := drivenExecutor(t)
+	lc := ListenConfig{IOURing: true}
+	asked, err := lc.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer asked.Close()
+	plain := ringListen(t)
+	if got, want := echoOnce(t, ex, asked), !epollChosen(); got != want {
+		t.Fatalf("IOURing listener: on the ring %v, want %v (SMOL_BACKEND=%q)", got, want, os.Getenv(uring.EnvBackend))
+	}
+	if got, want := echoOnce(t, ex, plain), completionChosen(); got != want {
+		t.Fatalf("plain listener: on the ring %v, want %v (SMOL_BACKEND=%q)", got, want, os.Getenv(uring.EnvBackend))
+	}
+
+	// SMOL_BACKEND=epoll: the option gives way (a fresh listener: one
+	// bound to a ring stays there).
+	if !completionChosen() {
+		t.Setenv(uring.EnvBackend, "epoll")
+		fresh, err := lc.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fresh.Close()
+		if echoOnce(t, drivenExecutor(t), fresh) {
+			t.Fatal("IOURing listener under SMOL_BACKEND=epoll: on the ring")
+		}
+	}
+}
+
+// TestListenConfigIOURingFallback: where the kernel refuses io_uring
+// (ENOSYS, EPERM) or the ring (io_uring_setup without DEFER_TASKRUN, say),
+// a listener with ListenConfig.IOURing works on the reactor with no
+// error, and after a refused ring such listeners stop trying; while
+// SMOL_BACKEND=uring-completion, which forces the path, fails the accept
+// with the reason.
+func TestListenConfigIOURingFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		available, ring error
+	}{
+		{"ENOSYS", fmt.Errorf("io_uring_setup: %w", syscall.ENOSYS), nil},
+		{"EPERM", fmt.Errorf("io_uring_setup: %w", syscall.EPERM), nil},
+		{"ring refused", nil, fmt.Errorf("io_uring_setup: %w", syscall.EINVAL)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			savedAvailable, savedMake := ringAvailable, makeRing
+			made := 0
+			ringAvailable = func() error { return tc.available }
+			makeRing = func(d *smol.Driver) (*cring, error) {
+				made++
+				if tc.ring != nil {
+					return nil, tc.ring
+				}
+				return savedMake(d)
+			}
+			defer func() { ringAvailable, makeRing = savedAvailable, savedMake; ringRefused.Store(false) }()
+			want := tc.available
+			if want == nil {
+				want = tc.ring
+			}
+			ex := drivenExecutor(t)
+			lc := ListenConfig{IOURing: true}
+			ln, err := lc.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if completionChosen() {
+				cl, err := net.Dial("tcp", ln.AddrPort().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+				if _, err := on(t, ex, ln.PollAccept); !errors.Is(err, want) {
+					t.Fatalf("SMOL_BACKEND=uring-completion: accept %v, want an error with %v", err, want)
+				}
+				return
+			}
+			for range 2 {
+				if echoOnce(t, ex, ln) {
+					t.Fatal("the connection is on a ring")
+				}
+			}
+			if tc.ring != nil && (made != 1 || !ringRefused.Load()) {
+				t.Fatalf("a refused ring: %d attempts over two accepts (want 1), refused %v", made, ringRefused.Load())
+			}
+		})
+	}
 }

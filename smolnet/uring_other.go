@@ -19,7 +19,7 @@ type uconn struct{ laddr tcpEndpoint }
 
 type ulisten struct{}
 
-func ringFor(*smol.Context) (*cring, error) { return nil, nil }
+func ringFor(*smol.Context, bool) (*cring, error) { return nil, nil }
 
 var (
 	errForeignRing = errors.New("unreachable")

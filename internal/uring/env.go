@@ -18,7 +18,9 @@ import (
 //	                     tasks of a LocalExecutor, on a completion ring of
 //	                     that executor (multishot accept and receive, sends
 //	                     as requests; see smolnet's package doc); fails
-//	                     like uring if io_uring is unavailable
+//	                     like uring if io_uring is unavailable (a program
+//	                     asks for the same per listener, falling back to
+//	                     epoll, with smolnet.ListenConfig.IOURing)
 //	SMOL_BACKEND=epoll   use epoll (kqueue on macOS and the BSDs) even if
 //	                     io_uring is available
 //	SMOL_BACKEND=auto    or unset: the reactor's default, falling back to
